@@ -1,0 +1,1 @@
+"""One module per ``frl`` subcommand, each with ``register(subparsers)``."""
