@@ -22,13 +22,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .commands import theory
+    from .commands import figures, theory
 
     parser = _Parser(prog="frl", description="Robust fairness in adversarial training (Xu et al., ICML 2021).")
     parser.add_argument("--version", action="version", version=f"frl {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     theory.register(sub)
+    figures.register(sub)
     return parser
 
 

@@ -1,0 +1,78 @@
+"""One place for the look of every figure: sizes, fonts, colours per class and per method.
+
+Drawing functions take their colours and sizes from here and never set rcParams
+themselves; :func:`use` applies the project's rcParams inside a context.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display is assumed anywhere in the project
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+# Column widths of an ICML paper, in inches.
+SINGLE = 3.25
+DOUBLE = 6.75
+DPI = 200
+
+# The two classes of the Gaussian model: the paper draws class +1 blue and class -1 yellow.
+CLASS_COLOURS = {-1: "#E69F00", +1: "#0072B2"}
+CLASS_LABELS = {-1: "class −1", +1: "class +1 (harder)"}
+
+# Methods: the paper's Figure 2 uses green for natural and red for adversarial training.
+METHOD_COLOURS = {
+    "natural": "#009E73",
+    "adversarial": "#D55E00",
+    "pgd_at": "#D55E00",
+    "trades": "#CC79A7",
+    "theory_nat": "#1B5E20",
+    "theory_rob": "#8B0000",
+}
+THEORY_STYLE = {"linestyle": (0, (4, 2)), "linewidth": 1.2}
+MODEL_STYLE = {"linestyle": "-", "linewidth": 1.8}
+
+# Claim maps: holds / fails.
+HOLDS_COLOUR = "#CDE7D8"
+FAILS_COLOUR = "#F4C7C3"
+
+RC = {
+    "font.size": 8,
+    "axes.titlesize": 9,
+    "axes.labelsize": 8,
+    "legend.fontsize": 6.5,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "savefig.bbox": "tight",
+    "savefig.dpi": DPI,
+    "pdf.fonttype": 42,
+}
+
+
+@contextlib.contextmanager
+def use():
+    """Apply the project's rcParams for the duration of a drawing."""
+    with plt.rc_context(RC):
+        yield
+
+
+def save(fig, out_dir, name) -> list[Path]:
+    """Write ``name``.png and ``name``.pdf into out_dir; return the paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{name}.png", out / f"{name}.pdf"]
+    for p in paths:
+        fig.savefig(p)
+    plt.close(fig)
+    return paths
+
+
+def pct(x) -> str:
+    """An error rate as a percentage with two decimals."""
+    return f"{100 * float(x):.2f}%"
