@@ -22,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .commands import figures, theory
+    from .commands import evaluate, figures, theory, train
 
     parser = _Parser(prog="frl", description="Robust fairness in adversarial training (Xu et al., ICML 2021).")
     parser.add_argument("--version", action="version", version=f"frl {__version__}")
@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     theory.register(sub)
     figures.register(sub)
+    train.register(sub)
+    evaluate.register(sub)
     return parser
 
 

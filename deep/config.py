@@ -1,0 +1,187 @@
+"""Training configuration: every setting of a run, the paper's defaults per dataset, and the CLI flags.
+
+Pure Python (no torch import), so ``frl --help`` stays fast. ``TrainConfig`` is what a
+run directory's ``config.json`` holds; ``--resume`` compares it field by field.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import asdict, dataclass, field, fields
+
+__all__ = ["TrainConfig", "DATASET_DEFAULTS", "RUNTIME_KEYS", "add_train_arguments", "config_from_args"]
+
+DATASETS = ("digits", "cifar10", "svhn", "imagefolder")
+MODELS = ("small_cnn", "preact_resnet18", "wrn28_10")
+METHODS = ("natural", "pgd_at", "trades")
+NORMS = ("linf", "l2")
+
+# The paper's settings (Appendix A.1, Section 5.1): 200 epochs, SGD lr 0.1, momentum 0.9,
+# weight decay 5e-4, lr x0.1 at epochs 100 and 150, batch 128, PGD-10 with step 2/255 at
+# eps 8/255, 300 validation examples per class. Digits are the embedded quick default.
+DATASET_DEFAULTS = {
+    "cifar10": dict(epochs=200, lr=0.1, batch_size=128, eps=8 / 255, val_per_class=300),
+    "svhn": dict(epochs=200, lr=0.1, batch_size=128, eps=8 / 255, val_per_class=300),
+    "imagefolder": dict(epochs=200, lr=0.1, batch_size=128, eps=8 / 255, val_per_class=300),
+    "digits": dict(epochs=20, lr=0.1, batch_size=16, eps=0.2, val_per_class=30),
+}
+
+# Settings that may differ between a run and its resumption.
+RUNTIME_KEYS = frozenset({"out", "resume", "device", "data_dir", "download", "progress"})
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = "digits"
+    model: str = "small_cnn"
+    method: str = "natural"
+    epochs: int = 20
+    eps: float = 0.2
+    seed: int = 0
+    out: str = "runs/run"
+    device: str = "cpu"
+    data_dir: str | None = None
+    download: bool = False
+    resume: bool = False
+    batch_size: int = 64
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    lr_milestones: list = field(default_factory=lambda: [0.5, 0.75])
+    lr_gamma: float = 0.1
+    norm: str = "linf"
+    attack_steps: int = 10
+    attack_step_size: float | None = None  # default eps / 4 (2/255 at 8/255)
+    attack_mode: str = "eval"
+    beta: float = 6.0
+    val_per_class: int = 30
+    eval_steps: int = 10
+    test_every: int = 1
+    normalize: bool = False
+    progress: bool | None = None
+
+    def validate(self) -> "TrainConfig":
+        """Raise ValueError naming the first bad setting."""
+        checks = [
+            (self.dataset in DATASETS, f"unknown dataset {self.dataset!r}; choose from {', '.join(DATASETS)}"),
+            (self.model in MODELS, f"unknown model {self.model!r}; choose from {', '.join(MODELS)}"),
+            (self.method in METHODS, f"unknown method {self.method!r}; choose from {', '.join(METHODS)}"),
+            (self.norm in NORMS, f"unknown norm {self.norm!r}; choose from {', '.join(NORMS)}"),
+            (self.epochs >= 1, f"epochs == {self.epochs}, must be >= 1"),
+            (self.eps >= 0 and math.isfinite(self.eps), f"eps == {self.eps:g}, must be >= 0"),
+            (self.method == "natural" or self.eps > 0, f"eps == {self.eps:g}: {self.method} needs eps > 0"),
+            (self.batch_size >= 1, f"batch_size == {self.batch_size}, must be >= 1"),
+            (self.lr > 0, f"lr == {self.lr:g}, must be > 0"),
+            (0 <= self.momentum < 1, f"momentum == {self.momentum:g}, must be in [0, 1)"),
+            (self.weight_decay >= 0, f"weight_decay == {self.weight_decay:g}, must be >= 0"),
+            (all(0 < m <= 1 for m in self.lr_milestones), "lr milestones must be fractions of the epochs in (0, 1]"),
+            (self.attack_steps >= 1, f"attack_steps == {self.attack_steps}, must be >= 1"),
+            (self.attack_step_size is None or self.attack_step_size > 0,
+             f"attack_step_size == {self.attack_step_size}, must be > 0"),
+            (self.attack_mode in ("eval", "train"), f"attack_mode == {self.attack_mode!r}, must be eval or train"),
+            (self.beta >= 0, f"beta == {self.beta:g}, must be >= 0"),
+            (self.val_per_class >= 0, f"val_per_class == {self.val_per_class}, must be >= 0"),
+            (self.eval_steps >= 1, f"eval_steps == {self.eval_steps}, must be >= 1"),
+            (self.test_every >= 0, f"test_every == {self.test_every}, must be >= 0"),
+            (self.device == "cpu" or self.device.startswith("cuda"), f"device == {self.device!r}, must be cpu or cuda"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        return self
+
+    @property
+    def step_size(self) -> float:
+        return self.attack_step_size if self.attack_step_size is not None else self.eps / 4
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def differences(self, other: dict) -> list[str]:
+        """Settings (other than runtime ones) whose values differ from a saved config."""
+        mine = self.to_dict()
+        return [f"{k}: saved {other.get(k)!r}, now {mine[k]!r}" for k in mine
+                if k not in RUNTIME_KEYS and other.get(k) != mine[k]]
+
+
+def add_train_arguments(p: argparse.ArgumentParser, number, whole) -> None:
+    """The flags of ``frl train`` / ``python -m deep.train``."""
+    p.add_argument("--dataset", choices=DATASETS, default="digits", help="dataset (default digits, embedded)")
+    p.add_argument("--model", choices=MODELS, default=None, help="architecture (default small_cnn for digits, "
+                                                                 "preact_resnet18 otherwise)")
+    p.add_argument("--method", choices=METHODS, default="natural", help="training method (default natural)")
+    p.add_argument("--epochs", type=whole, default=None, help="epochs (paper: 200; digits: 20)")
+    p.add_argument("--eps", type=number, default=None, help="training radius, fractions allowed: 8/255 "
+                                                            "(default 8/255; digits 0.2)")
+    p.add_argument("--seed", type=whole, default=0, help="seed of everything random (default 0)")
+    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--data-dir", default=None, help="where the dataset lives (cifar10, svhn, imagefolder)")
+    p.add_argument("--download", action="store_true", help="download cifar10 / svhn into --data-dir (torchvision)")
+    p.add_argument("--batch-size", type=whole, default=None, help="batch size (paper: 128)")
+    p.add_argument("--lr", type=number, default=None, help="initial SGD learning rate (paper: 0.1)")
+    p.add_argument("--momentum", type=number, default=0.9, help="SGD momentum (default 0.9)")
+    p.add_argument("--weight-decay", type=number, default=5e-4, help="weight decay (default 5e-4)")
+    p.add_argument("--lr-milestones", default="0.5,0.75",
+                   help="lr x lr-gamma at these fractions of the epochs (default 0.5,0.75: epochs 100, 150 of 200)")
+    p.add_argument("--lr-gamma", type=number, default=0.1, help="lr decay factor (default 0.1)")
+    p.add_argument("--norm", choices=NORMS, default="linf", help="attack norm (default linf)")
+    p.add_argument("--attack-steps", type=whole, default=10, help="PGD steps in training (default 10)")
+    p.add_argument("--attack-step-size", type=number, default=None, help="PGD step size (default eps/4 = 2/255)")
+    p.add_argument("--attack-mode", choices=("eval", "train"), default="eval",
+                   help="model mode while the training attack runs (default eval)")
+    p.add_argument("--beta", type=number, default=6.0, help="TRADES beta = 1/lambda (paper: 1 and 6; default 6)")
+    p.add_argument("--val-per-class", type=whole, default=None, help="validation examples held out per class "
+                                                                     "(paper: 300; digits 30)")
+    p.add_argument("--eval-steps", type=whole, default=10, help="PGD steps of the per-epoch evaluation (default 10)")
+    p.add_argument("--test-every", type=whole, default=1,
+                   help="evaluate on the test set every N epochs (0: only at the end; default 1)")
+    p.add_argument("--normalize", action="store_true", help="normalise inputs inside the model (dataset mean/std)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar (default: only on a terminal)")
+
+
+def config_from_args(args) -> TrainConfig:
+    """Fill dataset defaults for the flags left unset, then validate."""
+    d = DATASET_DEFAULTS[args.dataset]
+    try:
+        milestones = [float(v) for v in str(args.lr_milestones).split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"--lr-milestones {args.lr_milestones!r}: expected comma-separated fractions") from None
+    cfg = TrainConfig(
+        dataset=args.dataset,
+        model=args.model or ("small_cnn" if args.dataset == "digits" else "preact_resnet18"),
+        method=args.method,
+        epochs=d["epochs"] if args.epochs is None else args.epochs,
+        eps=d["eps"] if args.eps is None else args.eps,
+        seed=args.seed,
+        out=args.out,
+        device=args.device,
+        data_dir=args.data_dir,
+        download=args.download,
+        resume=args.resume,
+        batch_size=d["batch_size"] if args.batch_size is None else args.batch_size,
+        lr=d["lr"] if args.lr is None else args.lr,
+        momentum=args.momentum,
+        weight_decay=args.weight_decay,
+        lr_milestones=milestones,
+        lr_gamma=args.lr_gamma,
+        norm=args.norm,
+        attack_steps=args.attack_steps,
+        attack_step_size=args.attack_step_size,
+        attack_mode=args.attack_mode,
+        beta=args.beta,
+        val_per_class=d["val_per_class"] if args.val_per_class is None else args.val_per_class,
+        eval_steps=args.eval_steps,
+        test_every=args.test_every,
+        normalize=args.normalize,
+        progress=args.progress,
+    )
+    return cfg.validate()
+
+
+def config_from_dict(d: dict) -> TrainConfig:
+    known = {f.name for f in fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in d.items() if k in known})

@@ -1,0 +1,12 @@
+"""Natural training: (weighted) cross-entropy on clean inputs."""
+
+import torch.nn.functional as F
+
+from .base import Method, weighted_mean
+
+
+class Natural(Method):
+    name = "natural"
+
+    def loss(self, model, x, y):
+        return weighted_mean(F.cross_entropy(model(x), y, reduction="none"), self.sample_weights(y))

@@ -1,0 +1,18 @@
+"""PGD adversarial training (Madry et al., 2018, arXiv:1706.06083).
+
+min_f E[max_{||delta|| <= eps_y} CE(f(x + delta), y)], the inner max by the project's PGD
+with each sample's radius eps_class[y]; the outer loss is the class-weighted mean.
+"""
+
+import torch.nn.functional as F
+
+from .base import Method, weighted_mean
+
+
+class PGDAT(Method):
+    name = "pgd_at"
+    uses_attack = True
+
+    def loss(self, model, x, y):
+        x_adv = self.attack(model, x, y, eps=self.sample_eps(y))
+        return weighted_mean(F.cross_entropy(model(x_adv), y, reduction="none"), self.sample_weights(y))

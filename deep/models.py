@@ -1,0 +1,156 @@
+"""Models: PreAct-ResNet18 (He et al., 2016, arXiv:1603.05027), WRN-28-10 (Zagoruyko and
+Komodakis, 2016, arXiv:1605.07146) and a small CNN for digits and tests.
+
+Every model takes inputs in [0, 1]; an optional per-channel normalisation is a buffer
+inside the model (:class:`Normalize`), so attack radii are always in pixel units.
+Global average pooling is adaptive, so the ResNets accept any input size (32x32 for
+CIFAR-10 / SVHN, 8x8 for digits).
+"""
+
+from __future__ import annotations
+
+import enum
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+__all__ = ["ModelName", "Normalize", "PreActResNet18", "WideResNet", "SmallCNN", "build_model"]
+
+
+class ModelName(str, enum.Enum):
+    SMALL_CNN = "small_cnn"
+    PREACT_RESNET18 = "preact_resnet18"
+    WRN28_10 = "wrn28_10"
+
+
+class Normalize(nn.Module):
+    """(x - mean) / std per channel, with mean and std as buffers (saved with the model)."""
+
+    def __init__(self, mean, std):
+        super().__init__()
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, x):
+        return (x - self.mean) / self.std
+
+
+class _PreActBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, in_planes, planes, stride=1):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(in_planes)
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.shortcut = None
+        if stride != 1 or in_planes != planes:
+            self.shortcut = nn.Conv2d(in_planes, planes, 1, stride, bias=False)
+
+    def forward(self, x):
+        out = F.relu(self.bn1(x))
+        shortcut = self.shortcut(out) if self.shortcut is not None else x
+        out = self.conv1(out)
+        out = self.conv2(F.relu(self.bn2(out)))
+        return out + shortcut
+
+
+class PreActResNet18(nn.Module):
+    """PreAct-ResNet18: 4 stages of 2 pre-activation basic blocks, widths 64-128-256-512."""
+
+    def __init__(self, num_classes=10, in_channels=3, normalize=None):
+        super().__init__()
+        self.normalize = normalize or nn.Identity()
+        self.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)
+        layers, in_planes = [], 64
+        for planes, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+            layers += [_PreActBlock(in_planes, planes, stride), _PreActBlock(planes, planes, 1)]
+            in_planes = planes
+        self.layers = nn.Sequential(*layers)
+        self.bn = nn.BatchNorm2d(512)
+        self.linear = nn.Linear(512, num_classes)
+
+    def forward(self, x):
+        out = self.layers(self.conv1(self.normalize(x)))
+        out = F.adaptive_avg_pool2d(F.relu(self.bn(out)), 1).flatten(1)
+        return self.linear(out)
+
+
+class _WideBlock(nn.Module):
+    def __init__(self, in_planes, planes, stride, dropout=0.0):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(in_planes)
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.dropout = dropout
+        self.shortcut = None
+        if stride != 1 or in_planes != planes:
+            self.shortcut = nn.Conv2d(in_planes, planes, 1, stride, bias=False)
+
+    def forward(self, x):
+        out = F.relu(self.bn1(x))
+        shortcut = self.shortcut(out) if self.shortcut is not None else x
+        out = self.conv1(out)
+        out = F.relu(self.bn2(out))
+        if self.dropout:
+            out = F.dropout(out, self.dropout, self.training)
+        return self.conv2(out) + shortcut
+
+
+class WideResNet(nn.Module):
+    """WRN-depth-width: 3 groups of (depth - 4) / 6 pre-activation blocks, widths 16k-32k-64k."""
+
+    def __init__(self, depth=28, width=10, num_classes=10, in_channels=3, dropout=0.0, normalize=None):
+        super().__init__()
+        if (depth - 4) % 6 != 0 or depth < 10:
+            raise ValueError(f"depth == {depth}, must be 6n + 4 with n >= 1 (e.g. 28)")
+        if width < 1:
+            raise ValueError(f"width == {width}, must be >= 1")
+        n = (depth - 4) // 6
+        widths = [16, 16 * width, 32 * width, 64 * width]
+        self.normalize = normalize or nn.Identity()
+        self.conv1 = nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False)
+        blocks, in_planes = [], widths[0]
+        for g, stride in zip(range(1, 4), (1, 2, 2)):
+            for i in range(n):
+                blocks.append(_WideBlock(in_planes, widths[g], stride if i == 0 else 1, dropout))
+                in_planes = widths[g]
+        self.blocks = nn.Sequential(*blocks)
+        self.bn = nn.BatchNorm2d(in_planes)
+        self.linear = nn.Linear(in_planes, num_classes)
+
+    def forward(self, x):
+        out = self.blocks(self.conv1(self.normalize(x)))
+        out = F.adaptive_avg_pool2d(F.relu(self.bn(out)), 1).flatten(1)
+        return self.linear(out)
+
+
+class SmallCNN(nn.Module):
+    """Two 3x3 conv layers (32, 64 channels), a pooling step and two dense layers; for digits and tests."""
+
+    def __init__(self, num_classes=10, in_channels=1, normalize=None):
+        super().__init__()
+        self.normalize = normalize or nn.Identity()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 32, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(4),
+        )
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(64 * 16, 128), nn.ReLU(), nn.Linear(128, num_classes))
+
+    def forward(self, x):
+        return self.head(self.features(self.normalize(x)))
+
+
+def build_model(name, num_classes=10, in_channels=3, mean=None, std=None) -> nn.Module:
+    """Build a model by name; ``mean``/``std`` (per channel) add input normalisation inside it."""
+    name = ModelName(name)
+    norm = Normalize(mean, std) if mean is not None else None
+    if name is ModelName.SMALL_CNN:
+        return SmallCNN(num_classes, in_channels, norm)
+    if name is ModelName.PREACT_RESNET18:
+        return PreActResNet18(num_classes, in_channels, norm)
+    return WideResNet(28, 10, num_classes, in_channels, normalize=norm)

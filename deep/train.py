@@ -1,0 +1,255 @@
+"""The one training loop: data, model, method (loss + controller), evaluation, run directory.
+
+``python -m deep.train ...`` is the same command as ``frl train ...``.
+
+Per epoch: the method's controller step (with the latest class-wise validation errors),
+one pass over the training batches, the class-wise evaluation on the validation split
+(and the test split every ``test_every`` epochs and at the end), one ``metrics.jsonl``
+line per split, then an atomic checkpoint. Resuming restores every piece of state,
+including the RNG states and the data order generator, so a resumed CPU run ends with
+exactly the metrics of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+
+from .attacks import PGD
+from .config import TrainConfig
+from .data import BatchLoader, DatasetError, load_split, validation_split
+from .evaluate import evaluate_classwise
+from .methods import METHODS, MethodName
+from .models import build_model
+from .run_dir import RunDir
+
+__all__ = ["train", "TrainingDiverged", "build_run", "eval_attack"]
+
+DATASET_STATS = {
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2471, 0.2435, 0.2616)),
+    "svhn": ((0.4377, 0.4438, 0.4728), (0.1980, 0.2010, 0.1970)),
+}
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _rng_state() -> dict:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _device(name: str) -> torch.device:
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: CUDA is not available on this machine")
+    return torch.device(name)
+
+
+def load_data(cfg: TrainConfig):
+    """(train, val, test) TensorData; val is held out of the training split by the seed."""
+    train_full = load_split(cfg.dataset, True, cfg.data_dir, cfg.download)
+    test = load_split(cfg.dataset, False, cfg.data_dir, False)
+    train_idx, val_idx = validation_split(train_full.y, cfg.val_per_class, cfg.seed)
+    val = train_full.subset(val_idx)
+    val.augment = False
+    return train_full.subset(train_idx), val, test
+
+
+def make_model(cfg: TrainConfig, num_classes: int, in_channels: int):
+    mean, std = DATASET_STATS.get(cfg.dataset, (None, None)) if cfg.normalize else (None, None)
+    return build_model(cfg.model, num_classes, in_channels, mean, std)
+
+
+def train_attack(cfg: TrainConfig) -> PGD:
+    """The training attack: PGD-k with step eps/4 (absolute, or relative per sample when eps varies)."""
+    return PGD(eps=cfg.eps, steps=cfg.attack_steps, rel_step=cfg.step_size / cfg.eps if cfg.eps > 0 else None,
+               norm=cfg.norm, random_start=cfg.method != "trades", loss="kl" if cfg.method == "trades" else "ce",
+               mode=cfg.attack_mode)
+
+
+def eval_attack(eps: float, steps: int, norm: str = "linf", step_size: float | None = None) -> PGD | None:
+    """The evaluation attack: PGD-steps with a random start, CE loss, eval mode (step eps/4 by default)."""
+    if eps <= 0:
+        return None
+    return PGD(eps=eps, steps=steps, step_size=step_size if step_size is not None else eps / 4, norm=norm,
+               random_start=True, loss="ce", mode="eval")
+
+
+def build_method(cfg: TrainConfig, num_classes: int):
+    cls = METHODS[MethodName(cfg.method)]
+    attack = train_attack(cfg) if cls.uses_attack else None
+    kwargs = {"beta": cfg.beta} if cfg.method == "trades" else {}
+    return cls(num_classes, cfg.eps, attack, **kwargs)
+
+
+def build_run(cfg: TrainConfig):
+    """Everything a run needs, freshly seeded: data, loaders, model, optimiser, scheduler, method."""
+    seed_everything(cfg.seed)
+    device = _device(cfg.device)
+    train_data, val, test = load_data(cfg)
+    k = train_data.num_classes
+    model = make_model(cfg, k, train_data.x.shape[1]).to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    milestones = sorted({max(1, round(f * cfg.epochs)) for f in cfg.lr_milestones})
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=cfg.lr_gamma)
+    return {
+        "device": device,
+        "data": (train_data, val, test),
+        "train_loader": BatchLoader(train_data, cfg.batch_size, shuffle=True, seed=cfg.seed, device=device),
+        "val_loader": BatchLoader(val, 500, shuffle=False, device=device),
+        "test_loader": BatchLoader(test, 500, shuffle=False, device=device),
+        "model": model,
+        "optimizer": opt,
+        "scheduler": sched,
+        "method": build_method(cfg, k),
+    }
+
+
+def _progress(cfg: TrainConfig, total: int, epoch: int):
+    from tqdm.auto import tqdm
+
+    enabled = cfg.progress if cfg.progress is not None else sys.stderr.isatty()
+    return tqdm(total=total, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not enabled,
+                leave=False, dynamic_ncols=True)
+
+
+def _train_epoch(cfg, run, epoch):
+    model, opt, method = run["model"], run["optimizer"], run["method"]
+    loader = run["train_loader"]
+    model.train()
+    loss_sum = torch.zeros((), device=run["device"], dtype=torch.float64)
+    seen = 0
+    t0 = time.perf_counter()
+    bar = _progress(cfg, len(loader), epoch)
+    for x, y in loader:
+        loss = method.loss(model, x, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss_sum += loss.detach().double() * len(y)
+        seen += len(y)
+        if not bar.disable:  # reading the loss synchronises; only pay for it when a bar is shown
+            bar.set_postfix(loss=f"{loss.item():.4f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")
+            bar.update()
+    bar.close()
+    mean_loss = float(loss_sum) / max(seen, 1)
+    return mean_loss, time.perf_counter() - t0, seen
+
+
+def _evaluate(cfg, run, split):
+    train_data = run["data"][0]
+    loader = run["val_loader"] if split == "val" else run["test_loader"]
+    attack = eval_attack(cfg.eps, cfg.eval_steps, cfg.norm, cfg.step_size)
+    return evaluate_classwise(run["model"], loader, train_data.num_classes, attack, train_data.class_names)
+
+
+def train(cfg: TrainConfig, log=print) -> dict:
+    """Run (or resume) training as configured; returns the last test metrics.
+
+    Raises
+    ------
+    ValueError / DatasetError / OSError
+        User mistakes (bad settings, missing data, unwritable --out, foreign checkpoint).
+    TrainingDiverged
+        If the loss becomes NaN or infinite (the last good checkpoint is kept).
+    """
+    cfg.validate()
+    rd = RunDir(cfg.out)
+    if rd.holds_run() and not cfg.resume:
+        raise ValueError(f"{cfg.out} already holds a run; pass --resume to continue it or choose another --out")
+    ckpt = None
+    if cfg.resume and rd.config_path.exists():
+        diff = cfg.differences(rd.read_config())
+        if diff:
+            raise ValueError(f"--resume: {cfg.out} was made with other settings ({'; '.join(diff)})")
+        ckpt = rd.load_checkpoint()
+    run = build_run(cfg)
+    rd.create()
+    model, method = run["model"], run["method"]
+    start, last_val, last_test = 0, None, None
+    if ckpt is not None:
+        if cfg.differences(ckpt["config"]):
+            raise ValueError(f"--resume: the checkpoint in {cfg.out} is from another configuration "
+                             f"({'; '.join(cfg.differences(ckpt['config']))})")
+        model.load_state_dict(ckpt["model"])
+        run["optimizer"].load_state_dict(ckpt["optimizer"])
+        run["scheduler"].load_state_dict(ckpt["scheduler"])
+        method.load_state_dict(ckpt["method"])
+        run["train_loader"].generator.set_state(ckpt["data_generator"])
+        _set_rng_state(ckpt["rng"])
+        start, last_val, last_test = ckpt["epoch"] + 1, ckpt.get("last_val"), ckpt.get("last_test")
+        rd.truncate_metrics(ckpt["epoch"])
+        log(f"resuming {cfg.out} at epoch {start + 1}/{cfg.epochs}")
+    else:
+        if rd.metrics_path.exists():
+            rd.metrics_path.unlink()  # a resume that found no checkpoint starts over
+        rd.write_config(cfg.to_dict())
+        if method.needs_initial_validation:
+            last_val = _evaluate(cfg, run, "val")
+    for epoch in range(start, cfg.epochs):
+        method.on_epoch_start(epoch, last_val)
+        lr = run["optimizer"].param_groups[0]["lr"]
+        loss, seconds, seen = _train_epoch(cfg, run, epoch)
+        if not math.isfinite(loss):
+            kept = (f"the last good checkpoint (epoch {epoch}) is kept in {cfg.out}" if epoch > 0
+                    else "no checkpoint had been written yet")
+            raise TrainingDiverged(f"loss became {loss} in epoch {epoch + 1}; stopped, {kept}")
+        run["scheduler"].step()
+        common = {"epoch": epoch, "loss": loss, "epoch_time": seconds, "images_per_s": seen / seconds, "lr": lr,
+                  **method.log()}
+        last_val = _evaluate(cfg, run, "val")
+        rd.append_metrics({**common, "split": "val", **last_val})
+        final = epoch == cfg.epochs - 1
+        if final or (cfg.test_every and (epoch + 1) % cfg.test_every == 0):
+            last_test = _evaluate(cfg, run, "test")
+            rd.append_metrics({**common, "split": "test", **last_test})
+        rd.save_checkpoint({
+            "epoch": epoch,
+            "model": model.state_dict(),
+            "optimizer": run["optimizer"].state_dict(),
+            "scheduler": run["scheduler"].state_dict(),
+            "method": method.state_dict(),
+            "data_generator": run["train_loader"].generator.get_state(),
+            "rng": _rng_state(),
+            "config": cfg.to_dict(),
+            "class_names": list(run["data"][0].class_names),
+            "last_val": last_val,
+            "last_test": last_test,
+        })
+        log(f"epoch {epoch + 1}/{cfg.epochs}  loss {loss:.4f}  {seconds:.1f}s  "
+            f"val std {last_val['avg']['std_error']:.3f} rob {last_val['avg']['rob_error']:.3f} "
+            f"(worst {last_val['worst']['rob_error']:.3f})")
+    return last_test
+
+
+def main(argv=None) -> int:
+    """``python -m deep.train`` = ``frl train``."""
+    from frl.cli import main as frl_main
+
+    return frl_main(["train", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

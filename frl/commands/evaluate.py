@@ -1,0 +1,98 @@
+"""``frl eval RUN``: class-wise standard / boundary / robust errors of a run's final model on the test set."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ..errors import UserError
+from ..parsing import number, whole
+
+PROG = "frl eval"
+
+
+def register(sub) -> None:
+    p = sub.add_parser("eval", help="class-wise errors of a run's final model under PGD (default PGD-20)",
+                       description="Evaluate RUN/checkpoint.pt on the test set; writes RUN/eval.json (or --out).")
+    p.add_argument("run", help="run directory (holds config.json and checkpoint.pt)")
+    p.add_argument("--steps", type=whole, default=20, help="PGD steps (default 20)")
+    p.add_argument("--eps", type=number, default=None, help="attack radius (default: the run's eps)")
+    p.add_argument("--step-size", type=number, default=None, help="PGD step size (default eps/4)")
+    p.add_argument("--norm", choices=("linf", "l2"), default=None, help="attack norm (default: the run's)")
+    p.add_argument("--split", choices=("test", "val"), default="test", help="which split (default test)")
+    p.add_argument("--batch-size", type=whole, default=500, help="evaluation batch size (default 500)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: the run's device if available, else cpu)")
+    p.add_argument("--data-dir", default=None, help="dataset location if it moved since training")
+    p.add_argument("--seed", type=whole, default=0, help="seed of the attack's random start (default 0)")
+    p.add_argument("--out", default=None, help="output JSON (default RUN/eval.json)")
+    p.set_defaults(func=run)
+
+
+def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="test", batch_size=500,
+                 device=None, data_dir=None, seed=0) -> dict:
+    """Evaluate a run directory's final model; returns the eval.json dict (raises ValueError on bad input)."""
+    import torch
+
+    from deep.config import config_from_dict
+    from deep.data import BatchLoader
+    from deep.evaluate import evaluate_classwise
+    from deep.run_dir import RunDir
+    from deep.train import eval_attack, load_data, make_model
+
+    rd = RunDir(run_dir)
+    if not rd.path.is_dir():
+        raise ValueError(f"{run_dir} is not a directory")
+    if not rd.config_path.exists() or not rd.checkpoint_path.exists():
+        raise ValueError(f"{run_dir} has no model (config.json and checkpoint.pt are needed)")
+    cfg = config_from_dict(rd.read_config())
+    if data_dir is not None:
+        cfg.data_dir = data_dir
+    cfg.download = False
+    eps = cfg.eps if eps is None else eps
+    norm = norm or cfg.norm
+    if steps < 1:
+        raise ValueError(f"steps == {steps}, must be >= 1")
+    if eps <= 0:
+        raise ValueError(f"eps == {eps:g}, must be > 0")
+    if device is None:
+        device = cfg.device if (cfg.device == "cpu" or torch.cuda.is_available()) else "cpu"
+    ckpt = rd.load_checkpoint(map_location=device)
+    train_data, val, test = load_data(cfg)
+    data = test if split == "test" else val
+    model = make_model(cfg, train_data.num_classes, train_data.x.shape[1]).to(device)
+    model.load_state_dict(ckpt["model"])
+    torch.manual_seed(seed)
+    attack = eval_attack(eps, steps, norm, step_size)
+    res = evaluate_classwise(model, BatchLoader(data, batch_size, shuffle=False, device=device),
+                             train_data.num_classes, attack, train_data.class_names)
+    return {
+        "run": str(run_dir),
+        "split": split,
+        "epoch": int(ckpt["epoch"]),
+        "attack": {"name": "pgd", "norm": norm, "eps": eps, "steps": steps,
+                   "step_size": step_size if step_size is not None else eps / 4, "random_start": True,
+                   "seed": seed, "precision": "fp32"},
+        **res,
+    }
+
+
+def run(args) -> int:
+    from deep.data import DatasetError
+
+    try:
+        res = evaluate_run(args.run, args.steps, args.eps, args.step_size, args.norm, args.split, args.batch_size,
+                           args.device, args.data_dir, args.seed)
+    except (ValueError, DatasetError) as exc:
+        raise UserError(str(exc), prog=PROG) from None
+    out = Path(args.out) if args.out else Path(args.run) / "eval.json"
+    try:
+        tmp = out.with_suffix(out.suffix + ".tmp")
+        tmp.write_text(json.dumps(res, indent=2))
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc.strerror}", prog=PROG) from None
+    a = res["avg"]
+    print(f"{out}: avg std {a['std_error']:.4f} bndy {a['bndy_error']:.4f} rob {a['rob_error']:.4f}; "
+          f"worst rob {res['worst']['rob_error']:.4f}")
+    return 0
