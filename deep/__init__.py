@@ -1,1 +1,1 @@
-"""deep: the CIFAR-10 / SVHN trainer (data, models, one attack, methods, one loop). Built in later issues."""
+"""deep: the CIFAR-10 / SVHN trainer: data, models, one attack, class-wise evaluation, methods, one loop."""
