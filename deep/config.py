@@ -14,7 +14,8 @@ __all__ = ["TrainConfig", "DATASET_DEFAULTS", "RUNTIME_KEYS", "add_train_argumen
 
 DATASETS = ("digits", "cifar10", "svhn", "imagefolder")
 MODELS = ("small_cnn", "preact_resnet18", "wrn28_10")
-METHODS = ("natural", "pgd_at", "trades")
+METHODS = ("natural", "pgd_at", "trades", "baseline_reweight", "frl_reweight", "frl_remargin", "frl_reweight_remargin")
+FINETUNE = ("baseline_reweight", "frl_reweight", "frl_remargin", "frl_reweight_remargin")
 NORMS = ("linf", "l2")
 
 # The paper's settings (Appendix A.1, Section 5.1): 200 epochs, SGD lr 0.1, momentum 0.9,
@@ -60,6 +61,21 @@ class TrainConfig:
     test_every: int = 1
     normalize: bool = False
     progress: bool | None = None
+    lr_step_every: int = 0  # > 0: lr x lr_gamma every N epochs (FRL: 40) instead of the milestones
+    # fine-tuning methods (FRL, Baseline Reweight) start from a pretrained run
+    init: str | None = None
+    tau1: float = 0.05
+    tau2: float = 0.05
+    alpha1: float = 0.05
+    alpha2: float = 0.05
+    frl_variant: str = "paper"
+    frl_beta: float | None = None  # default 1 (paper) / 1.5 (authors)
+    phi_limit: float = 0.5
+    eps_cap: float | None = None  # default 2 eps (paper) / 3 eps (authors)
+    bndy_metric: str = "per_sample"
+    # fixed per-class factors (Figure 3's ablation): {class name or index: factor}
+    class_bndy_weight: dict = field(default_factory=dict)
+    class_eps: dict = field(default_factory=dict)
 
     def validate(self) -> "TrainConfig":
         """Raise ValueError naming the first bad setting."""
@@ -85,6 +101,21 @@ class TrainConfig:
             (self.eval_steps >= 1, f"eval_steps == {self.eval_steps}, must be >= 1"),
             (self.test_every >= 0, f"test_every == {self.test_every}, must be >= 0"),
             (self.device == "cpu" or self.device.startswith("cuda"), f"device == {self.device!r}, must be cpu or cuda"),
+            (self.lr_step_every >= 0, f"lr_step_every == {self.lr_step_every}, must be >= 0"),
+            (self.tau1 > 0, f"tau1 == {self.tau1:g}, must be > 0"),
+            (self.tau2 > 0, f"tau2 == {self.tau2:g}, must be > 0"),
+            (self.alpha1 >= 0, f"alpha1 == {self.alpha1:g}, must be >= 0"),
+            (self.alpha2 >= 0, f"alpha2 == {self.alpha2:g}, must be >= 0"),
+            (self.frl_variant in ("paper", "authors"), f"frl_variant == {self.frl_variant!r}, must be paper or authors"),
+            (self.phi_limit > 0, f"phi_limit == {self.phi_limit:g}, must be > 0"),
+            (self.eps_cap is None or self.eps_cap > 0, f"eps_cap == {self.eps_cap}, must be > 0"),
+            (self.bndy_metric in ("per_sample", "accdiff"), f"bndy_metric == {self.bndy_metric!r}, "
+                                                               "must be per_sample or accdiff"),
+            (all(v >= 0 for v in self.class_bndy_weight.values()), "class boundary weights must be >= 0"),
+            (all(v > 0 for v in self.class_eps.values()), "class eps factors must be > 0"),
+            (self.method not in FINETUNE or self.init is not None,
+             f"{self.method} starts from a pretrained robust model: pass --init RUN_DIR "
+             f"(make one with `frl train --method pgd_at ...`)"),
         ]
         for ok, message in checks:
             if not ok:
@@ -141,11 +172,52 @@ def add_train_arguments(p: argparse.ArgumentParser, number, whole) -> None:
     p.add_argument("--normalize", action="store_true", help="normalise inputs inside the model (dataset mean/std)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar (default: only on a terminal)")
+    p.add_argument("--lr-step-every", type=whole, default=None,
+                   help="lr x lr-gamma every N epochs instead of the milestones (FRL default 40)")
+    g = p.add_argument_group("FRL and Baseline Reweight (fine-tuning from --init)")
+    g.add_argument("--init", default=None, help="pretrained run directory or checkpoint file to start from")
+    g.add_argument("--tau1", type=number, default=0.05, help="standard-error constraint tau1 > 0 (default 0.05)")
+    g.add_argument("--tau2", type=number, default=0.05, help="boundary-error constraint tau2 > 0 (default 0.05)")
+    g.add_argument("--alpha1", type=number, default=0.05, help="multiplier step alpha1 >= 0 (default 0.05)")
+    g.add_argument("--alpha2", type=number, default=0.05, help="multiplier / margin step alpha2 >= 0 (default 0.05)")
+    g.add_argument("--frl-variant", choices=("paper", "authors"), default="paper",
+                   help="update rules of the paper's text (default) or of the authors' released code")
+    g.add_argument("--frl-beta", type=number, default=None, help="weight of the boundary (KL) term "
+                                                                 "(default 1 paper / 1.5 authors)")
+    g.add_argument("--phi-limit", type=number, default=0.5, help="cap on sum(phi) (authors' variant, baseline)")
+    g.add_argument("--eps-cap", type=number, default=None, help="largest per-class radius (default 2 eps paper, "
+                                                                "3 eps authors)")
+    g.add_argument("--bndy-metric", choices=("per_sample", "accdiff"), default="per_sample",
+                   help="boundary error driving the multipliers: per-sample (ours) or clean minus attacked "
+                        "accuracy (the authors')")
+    g.add_argument("--class-bndy-weight", action="append", default=[], metavar="CLASS=F",
+                   help="fixed boundary-loss weight factor for one class (repeatable; Figure 3)")
+    g.add_argument("--class-eps", action="append", default=[], metavar="CLASS=F",
+                   help="fixed training-radius factor for one class (repeatable; Figure 3)")
+
+
+def _factors(items, flag) -> dict:
+    out = {}
+    for item in items:
+        name, sep, value = str(item).partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"{flag} {item!r}: expected CLASS=FACTOR, e.g. deer=2.0") from None
+        if not sep or not name.strip():
+            raise ValueError(f"{flag} {item!r}: expected CLASS=FACTOR, e.g. deer=2.0")
+    return out
+
+
+# Fine-tuning (FRL, Baseline Reweight) defaults: Section 5.1, 40 epochs per stage at lr 1e-3, x0.1 every 40.
+FINETUNE_DEFAULTS = dict(epochs=40, lr=1e-3, lr_step_every=40)
 
 
 def config_from_args(args) -> TrainConfig:
-    """Fill dataset defaults for the flags left unset, then validate."""
-    d = DATASET_DEFAULTS[args.dataset]
+    """Fill dataset (and fine-tuning) defaults for the flags left unset, then validate."""
+    d = dict(DATASET_DEFAULTS[args.dataset])
+    if args.method in FINETUNE:
+        d.update(FINETUNE_DEFAULTS)
     try:
         milestones = [float(v) for v in str(args.lr_milestones).split(",") if v.strip()]
     except ValueError:
@@ -178,6 +250,19 @@ def config_from_args(args) -> TrainConfig:
         test_every=args.test_every,
         normalize=args.normalize,
         progress=args.progress,
+        lr_step_every=d.get("lr_step_every", 0) if args.lr_step_every is None else args.lr_step_every,
+        init=args.init,
+        tau1=args.tau1,
+        tau2=args.tau2,
+        alpha1=args.alpha1,
+        alpha2=args.alpha2,
+        frl_variant=args.frl_variant,
+        frl_beta=args.frl_beta,
+        phi_limit=args.phi_limit,
+        eps_cap=args.eps_cap,
+        bndy_metric=args.bndy_metric,
+        class_bndy_weight=_factors(args.class_bndy_weight, "--class-bndy-weight"),
+        class_eps=_factors(args.class_eps, "--class-eps"),
     )
     return cfg.validate()
 

@@ -8,6 +8,10 @@ For class i:
   accuracies);
 * R_rob(f, i) = R_nat(f, i) + R_bndy(f, i): fraction misclassified clean or attacked.
 
+The authors' released code instead reports clean accuracy minus attacked accuracy per class
+(``bndy_error_accdiff`` = P(wrong attacked) - P(wrong clean)); it differs from R_bndy only
+when the attack turns a wrong clean prediction into a right one. Both are reported.
+
 Counts (not rates) are what the evaluation accumulates, so that several processes can
 sum them before dividing (:class:`ClasswiseCounts`). ``avg`` is the error over all
 samples, ``worst`` the largest class-wise error, as in the paper's tables.
@@ -24,30 +28,32 @@ __all__ = ["ClasswiseCounts", "classwise_counts", "evaluate_classwise"]
 
 @dataclass
 class ClasswiseCounts:
-    """Per-class sample counts: n (examples), nat (wrong clean), bndy (right clean, wrong attacked)."""
+    """Per-class sample counts: n (examples), nat (wrong clean), bndy (right clean, wrong attacked),
+    adv (wrong attacked, whatever the clean prediction)."""
 
     n: torch.Tensor
     nat: torch.Tensor
     bndy: torch.Tensor
+    adv: torch.Tensor
+
+    FIELDS = ("n", "nat", "bndy", "adv")
 
     @classmethod
     def zeros(cls, num_classes):
-        z = lambda: torch.zeros(num_classes, dtype=torch.float64)  # noqa: E731
-        return cls(z(), z(), z())
+        return cls(*(torch.zeros(num_classes, dtype=torch.float64) for _ in cls.FIELDS))
 
     def add_(self, other: "ClasswiseCounts") -> "ClasswiseCounts":
-        self.n += other.n
-        self.nat += other.nat
-        self.bndy += other.bndy
+        for f in self.FIELDS:
+            getattr(self, f).add_(getattr(other, f))
         return self
 
     def as_tensor(self) -> torch.Tensor:
-        """Stacked (3, K) tensor, e.g. for an all-reduce across processes."""
-        return torch.stack([self.n, self.nat, self.bndy])
+        """Stacked (4, K) tensor, e.g. for an all-reduce across processes."""
+        return torch.stack([getattr(self, f) for f in self.FIELDS])
 
     @classmethod
     def from_tensor(cls, t: torch.Tensor) -> "ClasswiseCounts":
-        return cls(t[0].clone(), t[1].clone(), t[2].clone())
+        return cls(*(t[i].clone() for i in range(len(cls.FIELDS))))
 
     def rates(self, class_names=None) -> dict:
         n = self.n.clamp_min(1)
@@ -58,6 +64,7 @@ class ClasswiseCounts:
             "std_error": std.tolist(),
             "bndy_error": bndy.tolist(),
             "rob_error": rob.tolist(),
+            "bndy_error_accdiff": (self.adv / n - std).tolist(),
             "avg": {
                 "std_error": float(self.nat.sum()) / total,
                 "bndy_error": float(self.bndy.sum()) / total,
@@ -76,16 +83,18 @@ def classwise_counts(model, x, y, num_classes, attack=None, eps=None) -> Classwi
     with torch.no_grad():
         clean_logits = model(x)
     correct = clean_logits.argmax(1) == y
-    flipped = torch.zeros_like(correct)
+    adv_wrong = ~correct
     if attack is not None:
         x_adv = attack(model, x, y, eps=eps, clean_logits=clean_logits)
         with torch.no_grad():
-            flipped = correct & (model(x_adv).argmax(1) != y)
+            adv_wrong = model(x_adv).argmax(1) != y
+    flipped = correct & adv_wrong
     yk = y.long()
     counts = ClasswiseCounts.zeros(num_classes)
     counts.n += torch.bincount(yk, minlength=num_classes).double().cpu()
     counts.nat += torch.bincount(yk[~correct], minlength=num_classes).double().cpu()
     counts.bndy += torch.bincount(yk[flipped], minlength=num_classes).double().cpu()
+    counts.adv += torch.bincount(yk[adv_wrong], minlength=num_classes).double().cpu()
     return counts
 
 

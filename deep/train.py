@@ -24,7 +24,8 @@ from .attacks import PGD
 from .config import TrainConfig
 from .data import BatchLoader, DatasetError, load_split, validation_split
 from .evaluate import evaluate_classwise
-from .methods import METHODS, MethodName
+from .methods import ATTACK_METHODS, KL_ATTACK_METHODS, MethodName
+from .methods import build as build_method_by_name
 from .models import build_model
 from .run_dir import RunDir
 
@@ -83,10 +84,14 @@ def make_model(cfg: TrainConfig, num_classes: int, in_channels: int):
 
 
 def train_attack(cfg: TrainConfig) -> PGD:
-    """The training attack: PGD-k with step eps/4 (absolute, or relative per sample when eps varies)."""
+    """The training attack: PGD-k with step eps/4, relative to each sample's radius when radii differ.
+
+    TRADES and FRL maximise the KL to the clean prediction from TRADES' small Gaussian start;
+    PGD-AT and the baseline maximise cross-entropy from a uniform random start.
+    """
+    kl = MethodName(cfg.method) in KL_ATTACK_METHODS
     return PGD(eps=cfg.eps, steps=cfg.attack_steps, rel_step=cfg.step_size / cfg.eps if cfg.eps > 0 else None,
-               norm=cfg.norm, random_start=cfg.method != "trades", loss="kl" if cfg.method == "trades" else "ce",
-               mode=cfg.attack_mode)
+               norm=cfg.norm, random_start=not kl, loss="kl" if kl else "ce", mode=cfg.attack_mode)
 
 
 def eval_attack(eps: float, steps: int, norm: str = "linf", step_size: float | None = None) -> PGD | None:
@@ -97,11 +102,53 @@ def eval_attack(eps: float, steps: int, norm: str = "linf", step_size: float | N
                random_start=True, loss="ce", mode="eval")
 
 
-def build_method(cfg: TrainConfig, num_classes: int):
-    cls = METHODS[MethodName(cfg.method)]
-    attack = train_attack(cfg) if cls.uses_attack else None
-    kwargs = {"beta": cfg.beta} if cfg.method == "trades" else {}
-    return cls(num_classes, cfg.eps, attack, **kwargs)
+def _class_index(key, class_names) -> int:
+    if key in class_names:
+        return list(class_names).index(key)
+    try:
+        idx = int(key)
+    except ValueError:
+        raise ValueError(f"unknown class {key!r}; classes: {', '.join(class_names)}") from None
+    if not 0 <= idx < len(class_names):
+        raise ValueError(f"class index {idx} out of range 0..{len(class_names) - 1}")
+    return idx
+
+
+def build_method(cfg: TrainConfig, class_names):
+    """The configured method, with its attack and any fixed per-class factors (Figure 3's ablation)."""
+    k = len(class_names)
+    attack = train_attack(cfg) if MethodName(cfg.method) in ATTACK_METHODS else None
+    method = build_method_by_name(cfg.method, k, cfg.eps, attack, cfg)
+    for key, factor in cfg.class_bndy_weight.items():
+        i = _class_index(key, class_names)
+        target = "class_weights_bndy" if hasattr(method, "class_weights_bndy") else "class_weights"
+        getattr(method, target)[i] *= factor
+    for key, factor in cfg.class_eps.items():
+        method.eps_class[_class_index(key, class_names)] = cfg.eps * factor
+    return method
+
+
+def load_init(cfg: TrainConfig, model) -> None:
+    """Load the pretrained weights named by --init (a run directory or a checkpoint file)."""
+    from pathlib import Path
+
+    path = Path(cfg.init)
+    ckpt_path = path / RunDir.CHECKPOINT if path.is_dir() else path
+    if not ckpt_path.exists():
+        raise ValueError(f"--init {cfg.init}: no checkpoint there (train one with `frl train --method pgd_at ...`)")
+    try:
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        state, saved = ckpt["model"], ckpt.get("config", {})
+    except Exception:
+        raise ValueError(f"--init {cfg.init}: {ckpt_path} is not a checkpoint of this project") from None
+    for key in ("dataset", "model", "normalize"):
+        if key in saved and saved[key] != getattr(cfg, key):
+            raise ValueError(f"--init {cfg.init} was trained with {key} {saved[key]!r}, this run uses "
+                             f"{getattr(cfg, key)!r}")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError:
+        raise ValueError(f"--init {cfg.init}: its weights do not fit {cfg.model}") from None
 
 
 def build_run(cfg: TrainConfig):
@@ -112,8 +159,17 @@ def build_run(cfg: TrainConfig):
     k = train_data.num_classes
     model = make_model(cfg, k, train_data.x.shape[1]).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    milestones = sorted({max(1, round(f * cfg.epochs)) for f in cfg.lr_milestones})
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=cfg.lr_gamma)
+    if cfg.lr_step_every:
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_step_every, gamma=cfg.lr_gamma)
+    else:
+        milestones = sorted({max(1, round(f * cfg.epochs)) for f in cfg.lr_milestones})
+        sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=cfg.lr_gamma)
+    method = build_method(cfg, train_data.class_names)
+    probe = None
+    if getattr(method, "controller_split", "val") == "train":
+        # a fixed probe of the training split, as large as the validation split, for the controller
+        probe_idx = validation_split(train_data.y, min(cfg.val_per_class or 100, 100), cfg.seed + 1)[1]
+        probe = BatchLoader(train_data.subset(probe_idx), 500, shuffle=False, augment=False, device=device)
     return {
         "device": device,
         "data": (train_data, val, test),
@@ -123,7 +179,8 @@ def build_run(cfg: TrainConfig):
         "model": model,
         "optimizer": opt,
         "scheduler": sched,
-        "method": build_method(cfg, k),
+        "method": method,
+        "probe_loader": probe,
     }
 
 
@@ -160,7 +217,7 @@ def _train_epoch(cfg, run, epoch):
 
 def _evaluate(cfg, run, split):
     train_data = run["data"][0]
-    loader = run["val_loader"] if split == "val" else run["test_loader"]
+    loader = run[f"{split}_loader"]
     attack = eval_attack(cfg.eps, cfg.eval_steps, cfg.norm, cfg.step_size)
     return evaluate_classwise(run["model"], loader, train_data.num_classes, attack, train_data.class_names)
 
@@ -188,7 +245,13 @@ def train(cfg: TrainConfig, log=print) -> dict:
     run = build_run(cfg)
     rd.create()
     model, method = run["model"], run["method"]
-    start, last_val, last_test = 0, None, None
+    if cfg.init is not None and ckpt is None:
+        load_init(cfg, model)
+
+    def controller_view(val):
+        return _evaluate(cfg, run, "probe") if run["probe_loader"] is not None else val
+
+    start, last_val, last_test, last_ctrl = 0, None, None, None
     if ckpt is not None:
         if cfg.differences(ckpt["config"]):
             raise ValueError(f"--resume: the checkpoint in {cfg.out} is from another configuration "
@@ -200,6 +263,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
         run["train_loader"].generator.set_state(ckpt["data_generator"])
         _set_rng_state(ckpt["rng"])
         start, last_val, last_test = ckpt["epoch"] + 1, ckpt.get("last_val"), ckpt.get("last_test")
+        last_ctrl = ckpt.get("last_ctrl")
         rd.truncate_metrics(ckpt["epoch"])
         log(f"resuming {cfg.out} at epoch {start + 1}/{cfg.epochs}")
     else:
@@ -208,8 +272,9 @@ def train(cfg: TrainConfig, log=print) -> dict:
         rd.write_config(cfg.to_dict())
         if method.needs_initial_validation:
             last_val = _evaluate(cfg, run, "val")
+            last_ctrl = controller_view(last_val)
     for epoch in range(start, cfg.epochs):
-        method.on_epoch_start(epoch, last_val)
+        method.on_epoch_start(epoch, last_ctrl)
         lr = run["optimizer"].param_groups[0]["lr"]
         loss, seconds, seen = _train_epoch(cfg, run, epoch)
         if not math.isfinite(loss):
@@ -220,6 +285,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
         common = {"epoch": epoch, "loss": loss, "epoch_time": seconds, "images_per_s": seen / seconds, "lr": lr,
                   **method.log()}
         last_val = _evaluate(cfg, run, "val")
+        last_ctrl = controller_view(last_val)
         rd.append_metrics({**common, "split": "val", **last_val})
         final = epoch == cfg.epochs - 1
         if final or (cfg.test_every and (epoch + 1) % cfg.test_every == 0):
@@ -237,6 +303,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
             "class_names": list(run["data"][0].class_names),
             "last_val": last_val,
             "last_test": last_test,
+            "last_ctrl": last_ctrl,
         })
         log(f"epoch {epoch + 1}/{cfg.epochs}  loss {loss:.4f}  {seconds:.1f}s  "
             f"val std {last_val['avg']['std_error']:.3f} rob {last_val['avg']['rob_error']:.3f} "

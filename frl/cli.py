@@ -22,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .commands import evaluate, figures, theory, train
+    from .commands import demo, evaluate, figures, theory, train
 
     parser = _Parser(prog="frl", description="Robust fairness in adversarial training (Xu et al., ICML 2021).")
     parser.add_argument("--version", action="version", version=f"frl {__version__}")
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     figures.register(sub)
     train.register(sub)
     evaluate.register(sub)
+    demo.register(sub)
     return parser
 
 

@@ -46,11 +46,19 @@ def test_boundary_error_is_counted_per_sample():
     assert rates["std_error"] == pytest.approx([1 / 3, 0]) and rates["bndy_error"] == pytest.approx([1 / 3, 0.5])
     assert rates["rob_error"] == pytest.approx([2 / 3, 0.5])
     assert rates["avg"]["rob_error"] == pytest.approx(3 / 5) and rates["worst"]["rob_error"] == pytest.approx(2 / 3)
+    assert rates["bndy_error_accdiff"] == pytest.approx(rates["bndy_error"])  # no attack "fixes" a mistake here
+
+
+def test_accdiff_boundary_error_differs_when_the_attack_fixes_a_mistake():
+    """The authors' clean-minus-attacked accuracy vs our per-sample count: a sample wrong on the clean
+    input but right under attack counts -1 in the accuracy difference and 0 per sample."""
+    fixed = ClasswiseCounts(*map(torch.tensor, ([2.0], [1.0], [0.0], [0.0])))
+    assert fixed.rates()["bndy_error"] == [0.0] and fixed.rates()["bndy_error_accdiff"] == [-0.5]
 
 
 def test_counts_sum_like_processes_would():
-    a = ClasswiseCounts(torch.tensor([2.0, 3.0]), torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0]))
-    b = ClasswiseCounts(torch.tensor([1.0, 1.0]), torch.tensor([0.0, 1.0]), torch.tensor([1.0, 0.0]))
+    a = ClasswiseCounts(*map(torch.tensor, ([2.0, 3.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0])))
+    b = ClasswiseCounts(*map(torch.tensor, ([1.0, 1.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0])))
     total = ClasswiseCounts.from_tensor(a.as_tensor() + b.as_tensor())
     assert total.rates()["rob_error"] == pytest.approx([2 / 3, 2 / 4])
 

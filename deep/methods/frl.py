@@ -1,0 +1,258 @@
+"""Fair Robust Learning (Xu et al., ICML 2021, Section 4, Algorithm 1, Eqs. 6-11).
+
+Constraints per class i: R_nat(f,i) - R_nat(f) <= tau1 and R_bndy(f,i) - R_bndy(f) <= tau2.
+FRL plays max over phi >= 0, min over f of the Lagrangian (Eq. 9)
+
+    R_nat(f) + R_bndy(f) + sum_i phi_nat^i (R_nat(f,i) - R_nat(f) - tau1)^+
+                         + sum_i phi_bndy^i (R_bndy(f,i) - R_bndy(f) - tau2)^+,
+
+alternating: evaluate class-wise errors on the validation split, take a multiplier step,
+train one epoch with the resulting class weights (Reweight) and/or per-class radii
+(Remargin, Eq. 11). The boundary term is trained TRADES-style: the KL between the
+outputs on the adversarial and on the clean input.
+
+Two variants of the update rules (``variant``):
+
+``"paper"`` (default) - the text of the paper:
+    * phi^i <- max(0, phi^i + alpha (violation_i)), alpha2 for the boundary multipliers;
+    * class weights = the gradient of Eq. 9 with respect to the class-wise errors:
+      w_i = 1/K + a_i phi^i - (1/K) sum_j a_j phi^j, a_i = 1 if class i violates its
+      constraint now (the (.)^+ is active), clipped at 0 and normalised to sum 1;
+    * Remargin, Eq. 11 literally: eps_i <- eps_i exp(alpha2 (R_bndy(f,i) - tau2)), capped at
+      ``eps_cap`` (default 2 eps: the paper limits margins to 16/255 at eps = 8/255);
+    * loss: weighted CE + beta weighted KL with beta = 1 (Eq. 9 weighs R_nat and R_bndy equally);
+      each sample's PGD step is eps_i / 4.
+
+``"authors"`` - the released code (github hannxu123/fair_robust), as documented in the issue:
+    * the boundary multiplier step is 2 alpha1; after each update phi is clipped at 0 and, if
+      sum(phi) exceeds ``phi_limit`` (0.5), rescaled to sum to it;
+    * w_i = 1/K + phi^i - mean(phi);
+    * Remargin: lambda_i += alpha2 (R_bndy(f,i) - R_bndy(f) - tau2),
+      eps_i = eps clamp(exp(2 lambda_i), 0.98, 3); one PGD step size, max eps in the batch / 4;
+    * beta = 1.5.
+
+Both variants decay alpha (and the training loop the learning rate) by 0.1 every
+``decay_every`` epochs (40 in the paper).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .base import Method, weighted_mean
+from .trades import kl_per_sample
+
+__all__ = [
+    "violations",
+    "update_multipliers",
+    "lagrangian_weights",
+    "authors_weights",
+    "remargin_paper",
+    "remargin_authors",
+    "FRL",
+    "BaselineReweight",
+    "VARIANTS",
+]
+
+VARIANTS = ("paper", "authors")
+
+
+# --- update rules as pure functions -------------------------------------------------------
+
+
+def violations(class_errors, avg_error, tau):
+    """Constraint values R(f,i) - R(f) - tau (positive: violated), Eq. 6 / Algorithm 1 steps 7-8."""
+    return torch.as_tensor(class_errors, dtype=torch.float64) - float(avg_error) - float(tau)
+
+
+def update_multipliers(phi, violation, alpha, limit=None):
+    """phi <- max(0, phi + alpha violation); if ``limit`` and sum(phi) > limit, rescale to sum to limit."""
+    if alpha < 0:
+        raise ValueError(f"alpha == {alpha}, must be >= 0")
+    phi = (torch.as_tensor(phi, dtype=torch.float64) + alpha * torch.as_tensor(violation, dtype=torch.float64))
+    phi = phi.clamp_min(0.0)
+    if limit is not None and float(phi.sum()) > limit:
+        phi = phi * (limit / phi.sum())
+    return phi
+
+
+def lagrangian_weights(phi, active):
+    """The paper's class weights: d(Eq. 9)/d R(f,i) = 1/K + a_i phi_i - mean(a phi), clipped at 0, summing to 1."""
+    phi = torch.as_tensor(phi, dtype=torch.float64)
+    a = torch.as_tensor(active, dtype=torch.float64)
+    k = phi.numel()
+    w = (1.0 / k + a * phi - (a * phi).mean()).clamp_min(0.0)
+    return w / w.sum() if float(w.sum()) > 0 else torch.full_like(phi, 1.0 / k)
+
+
+def authors_weights(phi):
+    """The released code's class weights: 1/K + phi_i - mean(phi) (a distribution while sum(phi) <= 1)."""
+    phi = torch.as_tensor(phi, dtype=torch.float64)
+    return 1.0 / phi.numel() + phi - phi.mean()
+
+
+def remargin_paper(eps_class, bndy_class, alpha, tau, eps_cap):
+    """Eq. 11: eps_i <- eps_i exp(alpha (R_bndy(f,i) - tau)), capped at eps_cap."""
+    eps_class = torch.as_tensor(eps_class, dtype=torch.float64)
+    grown = eps_class * torch.exp(alpha * (torch.as_tensor(bndy_class, dtype=torch.float64) - tau))
+    return grown.clamp(max=float(eps_cap))
+
+
+def remargin_authors(lam, bndy_class, bndy_avg, alpha, tau, eps, lo=0.98, hi=3.0):
+    """The released code: lambda_i += alpha (R_bndy(f,i) - R_bndy(f) - tau); eps_i = eps clamp(exp(2 lambda_i), lo, hi)."""
+    lam = torch.as_tensor(lam, dtype=torch.float64) + alpha * violations(bndy_class, bndy_avg, tau)
+    return lam, float(eps) * torch.exp(2.0 * lam).clamp(lo, hi)
+
+
+# --- the methods ---------------------------------------------------------------------------
+
+
+def _boundary(val: dict, metric: str):
+    """Class-wise boundary errors and their average, by the chosen definition."""
+    if metric == "per_sample":
+        return val["bndy_error"], val["avg"]["bndy_error"]
+    b = torch.as_tensor(val["bndy_error_accdiff"], dtype=torch.float64)
+    n = torch.as_tensor(val["n_per_class"], dtype=torch.float64)
+    return b.tolist(), float((b * n).sum() / n.sum())
+
+
+class FRL(Method):
+    """FRL Reweight / Remargin / Reweight+Remargin; see the module docstring for the two variants."""
+
+    uses_attack = True
+    needs_initial_validation = True
+
+    def __init__(self, num_classes, eps, attack, *, reweight=True, remargin=False, tau1=0.05, tau2=0.05,
+                 alpha1=0.05, alpha2=0.05, variant="paper", beta=None, phi_limit=0.5, eps_cap=None,
+                 decay_every=40, bndy_metric="per_sample"):
+        super().__init__(num_classes, eps, attack)
+        if variant not in VARIANTS:
+            raise ValueError(f"variant == {variant!r}, must be one of {', '.join(VARIANTS)}")
+        for name, v in (("tau1", tau1), ("tau2", tau2)):
+            if not v > 0:
+                raise ValueError(f"{name} == {v}, must be > 0")
+        for name, v in (("alpha1", alpha1), ("alpha2", alpha2)):
+            if not v >= 0:
+                raise ValueError(f"{name} == {v}, must be >= 0")
+        if bndy_metric not in ("per_sample", "accdiff"):
+            raise ValueError(f"bndy_metric == {bndy_metric!r}, must be per_sample or accdiff")
+        self.reweight, self.remargin = bool(reweight), bool(remargin)
+        self.name = "frl_" + "_".join(n for n, on in (("reweight", reweight), ("remargin", remargin)) if on)
+        self.tau1, self.tau2 = float(tau1), float(tau2)
+        self.alpha1, self.alpha2 = float(alpha1), float(alpha2)
+        self.variant = variant
+        self.beta = float(beta if beta is not None else (1.0 if variant == "paper" else 1.5))
+        self.phi_limit = float(phi_limit) if variant == "authors" else None
+        self.eps_cap = float(eps_cap if eps_cap is not None else (2 * eps if variant == "paper" else 3 * eps))
+        self.decay_every = int(decay_every)
+        self.bndy_metric = bndy_metric
+        k = self.num_classes
+        self.phi_nat = torch.zeros(k, dtype=torch.float64)
+        self.phi_bndy = torch.zeros(k, dtype=torch.float64)
+        self.lam = torch.zeros(k, dtype=torch.float64)
+        self.class_weights = torch.full((k,), 1.0 / k)
+        self.class_weights_bndy = torch.full((k,), 1.0 / k)
+
+    def _alphas(self, epoch):
+        decay = 0.1 ** (epoch // self.decay_every) if self.decay_every > 0 else 1.0
+        return self.alpha1 * decay, self.alpha2 * decay
+
+    def on_epoch_start(self, epoch, val):
+        if val is None:
+            return
+        a1, a2 = self._alphas(epoch)
+        v_nat = violations(val["std_error"], val["avg"]["std_error"], self.tau1)
+        bndy, bndy_avg = _boundary(val, self.bndy_metric)
+        v_bndy = violations(bndy, bndy_avg, self.tau2)
+        step_bndy = a2 if self.variant == "paper" else 2 * a1
+        self.phi_nat = update_multipliers(self.phi_nat, v_nat, a1, self.phi_limit)
+        if self.reweight:
+            self.phi_bndy = update_multipliers(self.phi_bndy, v_bndy, step_bndy, self.phi_limit)
+        if self.variant == "paper":
+            self.class_weights = lagrangian_weights(self.phi_nat, v_nat > 0).float()
+            if self.reweight:
+                self.class_weights_bndy = lagrangian_weights(self.phi_bndy, v_bndy > 0).float()
+        else:
+            self.class_weights = authors_weights(self.phi_nat).float()
+            if self.reweight:
+                self.class_weights_bndy = authors_weights(self.phi_bndy).float()
+        if self.remargin:
+            if self.variant == "paper":
+                self.eps_class = remargin_paper(self.eps_class, bndy, a2, self.tau2, self.eps_cap).float()
+            else:
+                self.lam, eps_c = remargin_authors(self.lam, bndy, bndy_avg, a2, self.tau2, self.eps)
+                self.eps_class = eps_c.clamp(max=self.eps_cap).float()
+
+    def loss(self, model, x, y):
+        eps = self.sample_eps(y)
+        if self.variant == "authors":
+            # one step size for the whole batch: the largest radius / 4
+            self.attack.step_size = float(eps.max()) / 4
+        clean_logits = model(x)
+        reuse = clean_logits.detach() if self.attack.mode == "train" else None
+        x_adv = self.attack(model, x, y, eps=eps, clean_logits=reuse)
+        nat = weighted_mean(F.cross_entropy(clean_logits, y, reduction="none"), self.sample_weights(y))
+        bndy = weighted_mean(kl_per_sample(model(x_adv), clean_logits), self.sample_weights(y, self.class_weights_bndy))
+        return nat + self.beta * bndy
+
+    def state_dict(self):
+        return {**super().state_dict(), "class_weights_bndy": self.class_weights_bndy.clone(),
+                "phi_nat": self.phi_nat.clone(), "phi_bndy": self.phi_bndy.clone(), "lam": self.lam.clone()}
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        for key in ("class_weights_bndy", "phi_nat", "phi_bndy", "lam"):
+            setattr(self, key, state[key].clone())
+
+    def log(self):
+        return {"phi_nat": self.phi_nat.tolist(), "phi_bndy": self.phi_bndy.tolist(),
+                "eps_class": self.eps_class.tolist(), "class_weights": self.class_weights.tolist(),
+                "class_weights_bndy": self.class_weights_bndy.tolist()}
+
+
+class BaselineReweight(Method):
+    """The paper's Baseline Reweight (Agarwal et al., 2018, arXiv:1803.02453, as Section 5.1 applies it).
+
+    PGD-AT whose cost is upweighted for the class with the highest robust error in the
+    training data: each epoch, on a fixed probe of the training split, the worst class i*
+    gets phi_{i*} += alpha1 (R_rob(f,i*) - R_rob(f)); phi is clipped at 0 and its sum kept
+    <= phi_limit, and the class weights are 1/K + phi - mean(phi) (a distribution).
+    """
+
+    name = "baseline_reweight"
+    uses_attack = True
+    needs_initial_validation = True
+    controller_split = "train"
+
+    def __init__(self, num_classes, eps, attack, *, alpha1=0.05, phi_limit=0.5):
+        super().__init__(num_classes, eps, attack)
+        if not alpha1 >= 0:
+            raise ValueError(f"alpha1 == {alpha1}, must be >= 0")
+        self.alpha1, self.phi_limit = float(alpha1), float(phi_limit)
+        self.phi = torch.zeros(self.num_classes, dtype=torch.float64)
+        self.class_weights = torch.full((self.num_classes,), 1.0 / self.num_classes)
+
+    def on_epoch_start(self, epoch, val):
+        if val is None:
+            return
+        rob = torch.as_tensor(val["rob_error"], dtype=torch.float64)
+        step = torch.zeros_like(rob)
+        worst = int(rob.argmax())
+        step[worst] = rob[worst] - val["avg"]["rob_error"]
+        self.phi = update_multipliers(self.phi, step, self.alpha1, self.phi_limit)
+        self.class_weights = authors_weights(self.phi).float()
+
+    def loss(self, model, x, y):
+        x_adv = self.attack(model, x, y, eps=self.sample_eps(y))
+        return weighted_mean(F.cross_entropy(model(x_adv), y, reduction="none"), self.sample_weights(y))
+
+    def state_dict(self):
+        return {**super().state_dict(), "phi": self.phi.clone()}
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self.phi = state["phi"].clone()
+
+    def log(self):
+        return {"phi": self.phi.tolist(), "class_weights": self.class_weights.tolist()}
