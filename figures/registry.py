@@ -2,12 +2,16 @@
 
 A figure function takes results (a dict, as stored in ``<id>.json``) and returns a
 matplotlib figure; it never trains or simulates. Where results come from is the
-entry's ``compute`` (cheap theory sweeps, or the Figure 2 simulation), which the CLI
-calls only when no cached results fit.
+entry's ``source``:
+
+* ``"theory"`` - cheap sweeps of :mod:`gaussian_theory`, recomputed every time;
+* ``"simulation"`` - the Figure 2 simulation, cached in ``<id>.json`` and reused;
+* ``"runs"`` - run directories (``--runs DIR``) read by :mod:`figures.results`.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -18,44 +22,56 @@ class FigureSpec:
     title: str
     draw: Callable[[dict], object]
     compute: Callable[..., dict]
-    cheap: bool  # True: always recomputed; False: cached results are reused
+    source: str  # "theory" | "simulation" | "runs"
+    markdown: Callable[[dict], str] | None = None
 
 
-def _fig2_compute(seed=0, progress=None):
+def _lazy(module, name):
+    def call(*args, **kwargs):
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    return call
+
+
+def _fig2_compute(seed=0, progress=None, **_):
     from gaussian_theory.simulation import Fig2Config, run_fig2
 
     return run_fig2(config=Fig2Config(seed=seed), progress=progress)
 
 
-def _errors_vs_eps_compute(**_):
-    from gaussian_theory.sweeps import errors_vs_eps
+def _theory(name):
+    def compute(**_):
+        return _lazy("gaussian_theory.sweeps", name)()
 
-    return errors_vs_eps()
-
-
-def _claims_map_compute(**_):
-    from gaussian_theory.sweeps import claims_map
-
-    return claims_map()
+    return compute
 
 
-def _draw(module, name):
-    def draw(res):
-        import importlib
+def _summary(table_id):
+    def compute(runs, **_):
+        return _lazy("figures.results", "summary_table")(table_id, runs)
 
-        return getattr(importlib.import_module(f"figures.{module}"), name)(res)
-
-    return draw
+    return compute
 
 
-FIGURES = {
-    spec.id: spec
-    for spec in (
-        FigureSpec("fig2", "Figure 2: natural vs adversarial LR and MLP on the Gaussian mixture (simulation)",
-                   _draw("fig2", "draw_fig2"), _fig2_compute, cheap=False),
-        FigureSpec("theory_errors_vs_eps", "Theorems 1-2: class-wise errors of f_nat and f_rob as eps grows",
-                   _draw("theory", "draw_errors_vs_eps"), _errors_vs_eps_compute, cheap=True),
-        FigureSpec("theory_claims_map", "Where the paper's conditional claims hold (0 < b_rob; A.3 in D')",
-                   _draw("theory", "draw_claims_map"), _claims_map_compute, cheap=True),
-    )
-}
+def _fig3_compute(runs, **_):
+    return _lazy("figures.results", "ablation_fig3")(runs)
+
+
+_SPECS = [
+    FigureSpec("fig2", "Figure 2: natural vs adversarial LR and MLP on the Gaussian mixture (simulation)",
+               _lazy("figures.fig2", "draw_fig2"), _fig2_compute, "simulation"),
+    FigureSpec("fig3", "Figure 3: one class's errors vs its boundary weight and its margin (frl ablation fig3)",
+               _lazy("figures.fig3", "draw_fig3"), _fig3_compute, "runs"),
+]
+for _tid, _what in (("table2", "CIFAR-10, PreAct-ResNet18"), ("table3", "SVHN, PreAct-ResNet18"),
+                    ("table7", "CIFAR-10, WRN-28-10"), ("table8", "SVHN, WRN-28-10")):
+    _SPECS.append(FigureSpec(_tid, f"{_tid.capitalize()}: average & worst-class errors, {_what} (paper vs ours)",
+                             _lazy("figures.tables", "draw_summary_table"), _summary(_tid), "runs",
+                             _lazy("figures.tables", "summary_table_markdown")))
+_SPECS += [
+    FigureSpec("theory_errors_vs_eps", "Theorems 1-2: class-wise errors of f_nat and f_rob as eps grows",
+               _lazy("figures.theory", "draw_errors_vs_eps"), _theory("errors_vs_eps"), "theory"),
+    FigureSpec("theory_claims_map", "Where the paper's conditional claims hold (0 < b_rob; A.3 in D')",
+               _lazy("figures.theory", "draw_claims_map"), _theory("claims_map"), "theory"),
+]
+FIGURES = {spec.id: spec for spec in _SPECS}

@@ -22,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .commands import demo, evaluate, figures, theory, train
+    from .commands import ablation, demo, evaluate, figures, run_config, theory, train
 
     parser = _Parser(prog="frl", description="Robust fairness in adversarial training (Xu et al., ICML 2021).")
     parser.add_argument("--version", action="version", version=f"frl {__version__}")
@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.register(sub)
     evaluate.register(sub)
     demo.register(sub)
+    run_config.register(sub)
+    ablation.register(sub)
     return parser
 
 

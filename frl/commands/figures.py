@@ -25,6 +25,8 @@ def register(sub) -> None:
     p.add_argument("--out", default="results/figures", help="output folder (default results/figures)")
     p.add_argument("--recompute", action="store_true", help="ignore cached OUT/ID.json and recompute")
     p.add_argument("--seed", type=whole, default=0, help="seed of the simulation behind fig2 (default 0)")
+    p.add_argument("--runs", default="runs", help="run directories for figures and tables drawn from runs "
+                                                  "(default runs; for fig3 the ablation's --out)")
     p.set_defaults(func=run)
 
 
@@ -46,25 +48,38 @@ def _cached(path: Path, seed: int):
     return res if cfg.get("seed", seed) == seed else None
 
 
-def draw_one(spec, out: Path, seed: int, recompute: bool, compute_missing: bool = True):
-    """Results (cached or computed) -> OUT/ID.json, .png, .pdf. Returns the paths or None if skipped."""
+def draw_one(spec, out: Path, seed: int, recompute: bool, runs: str, compute_missing: bool = True):
+    """Results (cached, computed or read from runs) -> OUT/ID.json, .png, .pdf (and .md for tables).
+
+    Returns the written paths, or None if the figure was skipped (no cached simulation with
+    ``compute_missing=False``). Raises MissingResults when runs are missing.
+    """
     from figures import style
 
     json_path = out / f"{spec.id}.json"
-    res = None if (spec.cheap or recompute) else _cached(json_path, seed)
+    res = _cached(json_path, seed) if spec.source == "simulation" and not recompute else None
     if res is None:
-        if not compute_missing:
+        if spec.source == "simulation" and not compute_missing:
             return None
         t0 = time.perf_counter()
-        res = spec.compute(seed=seed, progress=lambda msg: print(f"{spec.id}: {msg}", file=sys.stderr, flush=True))
-        if not spec.cheap:
+        res = spec.compute(seed=seed, runs=runs,
+                           progress=lambda msg: print(f"{spec.id}: {msg}", file=sys.stderr, flush=True))
+        if spec.source == "simulation":
             print(f"{spec.id}: computed in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
         _atomic_write_json(json_path, res)
-    return [json_path, *style.save(spec.draw(res), out, spec.id)]
+    paths = [json_path, *style.save(spec.draw(res), out, spec.id)]
+    if spec.markdown is not None:
+        md = out / f"{spec.id}.md"
+        md.write_text(spec.markdown(res) + "\n")
+        paths.append(md)
+    if res.get("missing"):
+        print(f"{spec.id}: runs missing in {res.get('runs')}: {', '.join(res['missing'])}", file=sys.stderr)
+    return paths
 
 
 def run(args) -> int:
     from figures.registry import FIGURES
+    from figures.results import MissingResults
 
     if args.list:
         for spec in FIGURES.values():
@@ -81,12 +96,19 @@ def run(args) -> int:
         raise UserError(f"cannot create --out {args.out}: {exc.strerror}", prog=PROG) from None
     if args.id == "all":
         for spec in FIGURES.values():
-            paths = draw_one(spec, out, args.seed, args.recompute, compute_missing=spec.cheap)
+            try:
+                paths = draw_one(spec, out, args.seed, args.recompute, args.runs, compute_missing=False)
+            except MissingResults as exc:
+                print(f"{spec.id}: skipped, {exc}")
+                continue
             if paths is None:
                 print(f"{spec.id}: skipped, no results in {out} (make them with `frl figures {spec.id} --out {out}`)")
             else:
                 print(f"{spec.id}: {', '.join(str(p) for p in paths)}")
         return 0
-    paths = draw_one(FIGURES[args.id], out, args.seed, args.recompute)
+    try:
+        paths = draw_one(FIGURES[args.id], out, args.seed, args.recompute, args.runs)
+    except MissingResults as exc:
+        raise UserError(str(exc), prog=PROG) from None
     print("\n".join(str(p) for p in paths))
     return 0

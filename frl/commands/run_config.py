@@ -1,0 +1,98 @@
+"""``frl run CONFIG``: train (resumably) and evaluate one run described by a TOML file.
+
+A config has a ``[run]`` table (``name``, and ``table`` to group runs) and a ``[train]`` table
+whose keys are ``frl train`` flags without the dashes (``lr_step_every = 40`` is
+``--lr-step-every 40``). ``init`` names another run of the same group. The run goes to
+RUNS/<table>/<name>/ and ends with ``eval.json`` (PGD-20, the paper's evaluation).
+"""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from pathlib import Path
+
+from ..errors import UserError
+
+PROG = "frl run"
+
+
+def register(sub) -> None:
+    p = sub.add_parser("run", help="train and evaluate the run a TOML config describes (resumable)",
+                       description=__doc__.splitlines()[0])
+    p.add_argument("config", help="TOML file, e.g. configs/paper/table2/pgd_at.toml")
+    p.add_argument("--runs", default="runs", help="root of the run directories (default runs)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default cpu)")
+    p.add_argument("--data-dir", default=None, help="dataset location")
+    p.add_argument("--download", action="store_true", help="download the dataset into --data-dir")
+    p.set_defaults(func=run)
+
+
+def load_config(path) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            cfg = tomllib.load(fh)
+    except FileNotFoundError:
+        raise UserError(f"no config file {path}", prog=PROG) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{path} is not valid TOML: {exc}", prog=PROG) from None
+    if "name" not in cfg.get("run", {}) or not isinstance(cfg.get("train"), dict):
+        raise UserError(f"{path} needs [run] name = ... and a [train] table", prog=PROG)
+    return cfg
+
+
+def run_dir_of(cfg: dict, runs) -> Path:
+    return Path(runs) / cfg["run"].get("table", "") / cfg["run"]["name"]
+
+
+def train_argv(cfg: dict, runs, device=None, data_dir=None, download=False) -> list[str]:
+    """The ``frl train`` arguments that the config stands for."""
+    group = Path(runs) / cfg["run"].get("table", "")
+    argv = []
+    for key, value in cfg["train"].items():
+        flag = "--" + key.replace("_", "-")
+        if key == "init":
+            value = str(group / value)
+        if isinstance(value, bool):
+            if value:
+                argv.append(flag)
+        elif isinstance(value, list):
+            for v in value:
+                argv += [flag, str(v)]
+        else:
+            argv += [flag, str(value)]
+    argv += ["--out", str(run_dir_of(cfg, runs)), "--resume"]
+    if device:
+        argv += ["--device", device]
+    if data_dir:
+        argv += ["--data-dir", data_dir]
+    if download:
+        argv.append("--download")
+    return argv
+
+
+def run(args) -> int:
+    import json
+
+    from .. import cli
+    from .evaluate import evaluate_run
+
+    cfg = load_config(args.config)
+    init = cfg["train"].get("init")
+    group = Path(args.runs) / cfg["run"].get("table", "")
+    if init and not (group / init / "checkpoint.pt").exists():
+        raise UserError(f"{args.config} starts from run {init!r}, which is missing in {group}: "
+                        f"run its config first (frl run {Path(args.config).with_name(init + '.toml')})", prog=PROG)
+    code = cli.main(["train", *train_argv(cfg, args.runs, args.device, args.data_dir, args.download)])
+    if code != 0:
+        return code
+    out = run_dir_of(cfg, args.runs)
+    try:
+        res = evaluate_run(out, steps=20, device=args.device, data_dir=args.data_dir)
+    except ValueError as exc:
+        raise UserError(str(exc), prog=PROG) from None
+    res["config_file"] = str(args.config)
+    res["row"] = cfg["run"].get("row")
+    (out / "eval.json").write_text(json.dumps(res, indent=2))
+    print(f"{out}/eval.json", file=sys.stderr)
+    return 0

@@ -1,0 +1,112 @@
+"""Paper configs (Tables 2, 3, 7, 8), ``frl run``, the table renderer, and the Figure 3 ablation."""
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from figures.results import paper_numbers
+from frl.cli import main
+from frl.commands.run_config import load_config, train_argv
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs" / "paper"
+TINY = ["--eval-steps", "2", "--attack-steps", "2", "--val-per-class", "10"]
+
+
+@pytest.mark.parametrize("table", ["table2", "table3", "table7", "table8"])
+def test_every_row_has_a_config_with_the_papers_hyperparameters(table):
+    spec = paper_numbers()["tables"][table]
+    files = {p.stem: tomllib.loads(p.read_text()) for p in (CONFIGS / table).glob("*.toml")}
+    assert set(files) == {r["run"] for r in spec["rows"]}
+    for name, cfg in files.items():
+        t = cfg["train"]
+        assert (t["dataset"], t["model"], t["eps"]) == (spec["dataset"], spec["model"], "8/255")
+        if name.startswith("frl") or name == "baseline_reweight":
+            assert t["init"] == "pgd_at" and t["lr"] == 0.001 and t["lr_step_every"] == 40
+            assert t["alpha1"] == t["alpha2"] == 0.05
+        if name.startswith("frl"):
+            assert t["tau1"] == t["tau2"] == float(name.rsplit("_", 1)[1])
+        if name.startswith("trades"):
+            assert t["beta"] == float(name.split("_")[1]) and t["epochs"] == 200
+        # every key is a real `frl train` flag: the argv parses
+        argv = train_argv(cfg, "runs")
+        from frl.cli import build_parser
+
+        build_parser().parse_args(["train", *argv])
+
+
+def test_paper_numbers_file_matches_the_issue():
+    t2 = {r["run"]: r["values"] for r in paper_numbers()["tables"]["table2"]["rows"]}
+    assert t2["pgd_at"] == [15.5, 33.8, 40.9, 55.9, 56.4, 82.7]
+    assert t2["frl_reweight_remargin_0.05"] == [17.0, 26.8, 35.7, 44.5, 52.7, 69.5]
+    assert paper_numbers()["tables"]["table4"]["rob_error"]["pgd_at"][3] == 82.7  # cat
+
+
+def _digits_configs(tmp_path):
+    group = tmp_path / "cfg"
+    group.mkdir()
+    (group / "pgd_at.toml").write_text('[run]\nname = "pgd_at"\ntable = "table2"\n[train]\ndataset = "digits"\n'
+                                       'method = "pgd_at"\nepochs = 2\neps = "1/5"\neval_steps = 2\n'
+                                       'attack_steps = 2\nval_per_class = 10\n')
+    (group / "frl.toml").write_text('[run]\nname = "frl_reweight_remargin_0.05"\ntable = "table2"\n[train]\n'
+                                    'dataset = "digits"\nmethod = "frl_reweight_remargin"\ninit = "pgd_at"\n'
+                                    'epochs = 1\neps = "1/5"\nlr = 0.001\ntau1 = 0.05\ntau2 = 0.05\n'
+                                    'eval_steps = 2\nattack_steps = 2\nval_per_class = 10\n')
+    return group
+
+
+def test_frl_run_trains_evaluates_and_the_table_renders(tmp_path, capsys):
+    group = _digits_configs(tmp_path)
+    runs = tmp_path / "runs"
+    assert main(["run", str(group / "frl.toml"), "--runs", str(runs)]) == 2
+    assert "starts from run 'pgd_at', which is missing" in capsys.readouterr().err
+    assert main(["run", str(group / "pgd_at.toml"), "--runs", str(runs)]) == 0
+    assert main(["run", str(group / "frl.toml"), "--runs", str(runs)]) == 0
+    ev = json.loads((runs / "table2" / "frl_reweight_remargin_0.05" / "eval.json").read_text())
+    assert ev["attack"]["steps"] == 20
+    # rerunning resumes: nothing is retrained, the run is complete
+    assert main(["run", str(group / "pgd_at.toml"), "--runs", str(runs)]) == 0
+    out = tmp_path / "figs"
+    assert main(["figures", "table2", "--runs", str(runs), "--out", str(out)]) == 0
+    res = json.loads((out / "table2.json").read_text())
+    rows = {r["run"]: r for r in res["rows"]}
+    assert rows["pgd_at"]["paper"] == [15.5, 33.8, 40.9, 55.9, 56.4, 82.7]
+    assert rows["pgd_at"]["ours"][0] == pytest.approx(100 * ev_avg_std(runs / "table2" / "pgd_at"))
+    assert rows["trades_1"]["ours"] is None and "trades_1" in res["missing"]
+    md = (out / "table2.md").read_text()
+    assert "| PGD Adv. Training | 15.5 / " in md and "— " not in md.split("PGD Adv. Training")[1].split("\n")[0]
+    assert (out / "table2.png").stat().st_size > 1000
+
+
+def ev_avg_std(run_dir):
+    return json.loads((run_dir / "eval.json").read_text())["avg"]["std_error"]
+
+
+def test_bad_config_input(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "none.toml")]) == 2
+    assert "no config file" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[run\n")
+    assert main(["run", str(bad)]) == 2
+    assert "not valid TOML" in capsys.readouterr().err
+    with pytest.raises(Exception):
+        load_config(bad)
+
+
+def test_fig3_ablation_on_digits_and_its_figure(tmp_path, capsys):
+    pre = tmp_path / "pre"
+    assert main(["train", "--dataset", "digits", "--method", "pgd_at", "--epochs", "2", "--out", str(pre), *TINY]) == 0
+    out = tmp_path / "abl"
+    assert main(["ablation", "fig3", "--dataset", "digits", "--class", "8", "--init", str(pre), "--out", str(out),
+                 "--epochs", "1", "--weights", "1,3", "--margins", "1,2", *[f"--train-arg={a}" for a in TINY]]) == 0
+    cfg = json.loads((out / "margin_2" / "config.json").read_text())
+    assert cfg["class_eps"] == {"8": 2.0} and cfg["method"] == "trades"
+    assert json.loads((out / "weight_3" / "config.json").read_text())["class_bndy_weight"] == {"8": 3.0}
+    figs = tmp_path / "figs"
+    assert main(["figures", "fig3", "--runs", str(out), "--out", str(figs)]) == 0
+    res = json.loads((figs / "fig3.json").read_text())
+    assert [p["factor"] for p in res["weight"]] == [1.0, 3.0] and res["class"] == "8"
+    assert main(["figures", "fig3", "--runs", str(tmp_path / "nothing"), "--out", str(figs)]) == 2
+    assert "frl ablation fig3" in capsys.readouterr().err
