@@ -29,7 +29,7 @@ DATASET_DEFAULTS = {
 }
 
 # Settings that may differ between a run and its resumption.
-RUNTIME_KEYS = frozenset({"out", "resume", "device", "data_dir", "download", "progress"})
+RUNTIME_KEYS = frozenset({"out", "resume", "device", "data_dir", "download", "progress", "fast", "compile"})
 
 
 @dataclass
@@ -62,6 +62,11 @@ class TrainConfig:
     normalize: bool = False
     progress: bool | None = None
     lr_step_every: int = 0  # > 0: lr x lr_gamma every N epochs (FRL: 40) instead of the milestones
+    # the fast path (default: on for CUDA, off for CPU): bf16 autocast, channels_last, fused SGD;
+    # torch.compile (default: with fast on CUDA). Evaluation always runs in fp32 without compile.
+    fast: bool | None = None
+    compile: bool | None = None
+    eval_random_start: bool = True
     # fine-tuning methods (FRL, Baseline Reweight) start from a pretrained run
     init: str | None = None
     tau1: float = 0.05
@@ -172,6 +177,12 @@ def add_train_arguments(p: argparse.ArgumentParser, number, whole) -> None:
     p.add_argument("--normalize", action="store_true", help="normalise inputs inside the model (dataset mean/std)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar (default: only on a terminal)")
+    p.add_argument("--fast", action=argparse.BooleanOptionalAction, default=None,
+                   help="bf16 autocast, channels_last, fused SGD (default: on with CUDA)")
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="torch.compile the training forward (default: on with --fast on CUDA)")
+    p.add_argument("--eval-random-start", action=argparse.BooleanOptionalAction, default=True,
+                   help="random start of the evaluation PGD (default on)")
     p.add_argument("--lr-step-every", type=whole, default=None,
                    help="lr x lr-gamma every N epochs instead of the milestones (FRL default 40)")
     g = p.add_argument_group("FRL and Baseline Reweight (fine-tuning from --init)")
@@ -251,6 +262,9 @@ def config_from_args(args) -> TrainConfig:
         normalize=args.normalize,
         progress=args.progress,
         lr_step_every=d.get("lr_step_every", 0) if args.lr_step_every is None else args.lr_step_every,
+        fast=args.fast,
+        compile=args.compile,
+        eval_random_start=args.eval_random_start,
         init=args.init,
         tau1=args.tau1,
         tau2=args.tau2,

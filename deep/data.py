@@ -244,18 +244,26 @@ def validation_split(y: torch.Tensor, per_class: int, seed: int):
 # --- augmentation and batches --------------------------------------------------------------
 
 
-def augment_crop_flip(x: torch.Tensor, generator: torch.Generator, padding: int = 4) -> torch.Tensor:
+def draw_crop_flip(n: int, generator: torch.Generator, padding: int = 4):
+    """The random parameters of :func:`augment_crop_flip` for n images: row / column offsets and flips."""
+    di = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
+    dj = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
+    flip = torch.rand(n, generator=generator) < 0.5
+    return di, dj, flip
+
+
+def augment_crop_flip(x: torch.Tensor, generator: torch.Generator | None, padding: int = 4, params=None) -> torch.Tensor:
     """Random crop with zero padding plus random horizontal flip, for a whole batch at once.
 
     Works on uint8 or float tensors on any device; the randomness comes from ``generator``
-    (a CPU generator; the draws are moved to x's device).
+    (a CPU generator; the draws are moved to x's device), or from ``params`` drawn by
+    :func:`draw_crop_flip`.
     """
     n, c, h, w = x.shape
     dev = x.device
     padded = F.pad(x, (padding, padding, padding, padding))
-    di = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(dev)
-    dj = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(dev)
-    flip = (torch.rand(n, generator=generator) < 0.5).to(dev)
+    di, dj, flip = params if params is not None else draw_crop_flip(n, generator, padding)
+    di, dj, flip = di.to(dev, non_blocking=True), dj.to(dev, non_blocking=True), flip.to(dev, non_blocking=True)
     rows = (di[:, None] + torch.arange(h, device=dev))[:, None, :, None]
     cols = dj[:, None] + torch.arange(w, device=dev)
     cols = torch.where(flip[:, None], cols.flip(1), cols)[:, None, None, :]
@@ -267,12 +275,19 @@ def augment_crop_flip(x: torch.Tensor, generator: torch.Generator, padding: int 
 class BatchLoader:
     """Batches of (input in [0, 1], label) from a :class:`TensorData`, optionally on a device.
 
-    The order comes from a seeded CPU ``torch.Generator`` (:attr:`generator`), whose state
-    the checkpoint saves, so an interrupted epoch can be replayed exactly.
+    The whole split lives on ``device`` as uint8 (the GPU data path: no host round trip per
+    batch, augmentation as tensor ops there). The order and the augmentation come from a
+    seeded CPU ``torch.Generator`` (:attr:`generator`), whose state the checkpoint saves, so
+    an interrupted epoch can be replayed exactly.
+
+    Under DDP (``world`` > 1) every process draws the same global batch and augmentation
+    parameters and keeps rows ``rank::world`` of it, so N processes see exactly what one
+    process sees with the same global batch size.
     """
 
     def __init__(self, data: TensorData, batch_size: int, shuffle: bool, seed: int = 0, device="cpu",
-                 augment: bool | None = None, drop_last: bool = False):
+                 augment: bool | None = None, drop_last: bool = False, rank: int = 0, world: int = 1,
+                 channels_last: bool = False):
         if batch_size < 1:
             raise ValueError(f"batch_size == {batch_size}, must be >= 1")
         self.x = data.x.to(device)
@@ -281,7 +296,10 @@ class BatchLoader:
         self.shuffle = shuffle
         self.augment = data.augment if augment is None else augment
         self.drop_last = drop_last
+        self.rank, self.world = int(rank), int(world)
+        self.channels_last = channels_last
         self.generator = torch.Generator().manual_seed(int(seed))
+        self.global_batch = 0
 
     def __len__(self) -> int:
         n = len(self.y)
@@ -297,7 +315,16 @@ class BatchLoader:
         order = order.to(self.x.device)
         for k in range(len(self)):
             idx = order[k * self.batch_size:(k + 1) * self.batch_size]
+            self.global_batch = len(idx)  # what all processes together see in this step
+            params = draw_crop_flip(len(idx), self.generator) if self.augment else None
+            if self.world > 1:
+                idx = idx[self.rank::self.world]
+                if params is not None:
+                    params = tuple(p[self.rank::self.world] for p in params)
             xb = self.x[idx]
-            if self.augment:
-                xb = augment_crop_flip(xb, self.generator)
-            yield to_input(xb), self.y[idx]
+            if params is not None:
+                xb = augment_crop_flip(xb, None, params=params)
+            xb = to_input(xb)
+            if self.channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            yield xb, self.y[idx]

@@ -110,3 +110,34 @@ def test_fig3_ablation_on_digits_and_its_figure(tmp_path, capsys):
     assert [p["factor"] for p in res["weight"]] == [1.0, 3.0] and res["class"] == "8"
     assert main(["figures", "fig3", "--runs", str(tmp_path / "nothing"), "--out", str(figs)]) == 2
     assert "frl ablation fig3" in capsys.readouterr().err
+
+
+def test_staged_pipeline_config_runs_stages_in_order_with_the_fast_path(tmp_path):
+    """A [[stage]] pipeline (the shape of configs/fast/): PGD-AT then FRL from it, a summary per stage.
+    ``fast = true`` exercises the fast path on CPU (bf16 autocast, channels_last)."""
+    cfg = tmp_path / "fast.toml"
+    stage = ('dataset = "digits"\neps = "1/5"\neval_steps = 2\nattack_steps = 2\nval_per_class = 10\n'
+             'test_every = 0\nfast = true\n')
+    cfg.write_text('[run]\nname = "pipe"\ntable = "fast"\n'
+                   f'[[stage]]\nname = "pgd_at"\n[stage.train]\nmethod = "pgd_at"\nepochs = 2\n{stage}'
+                   f'[[stage]]\nname = "frl"\n[stage.train]\nmethod = "frl_reweight_remargin"\ninit = "pgd_at"\n'
+                   f'epochs = 1\nlr = 0.001\n{stage}')
+    runs = tmp_path / "runs"
+    assert main(["run", str(cfg), "--runs", str(runs)]) == 0
+    summary = json.loads((runs / "fast" / "pipe" / "summary.json").read_text())
+    assert list(summary) == ["pgd_at", "frl"]
+    frl_cfg = json.loads((runs / "fast" / "pipe" / "frl" / "config.json").read_text())
+    assert frl_cfg["init"] == str(runs / "fast" / "pipe" / "pgd_at") and frl_cfg["fast"] is True
+    lines = [json.loads(l) for l in open(runs / "fast" / "pipe" / "pgd_at" / "metrics.jsonl")]
+    assert [r["split"] for r in lines] == ["val", "val", "test"]  # test_every = 0: test only at the end
+
+
+def test_the_fast_cifar_config_parses_into_train_flags():
+    from frl.cli import build_parser
+    from frl.commands.run_config import stages
+
+    cfg = load_config(ROOT / "configs" / "fast" / "cifar10_preact_frl.toml")
+    parts = stages(cfg)
+    assert [p["run"]["name"] for p in parts] == ["pgd_at", "frl_reweight_remargin"]
+    for p in parts:
+        build_parser().parse_args(["train", *train_argv(p, "runs")])

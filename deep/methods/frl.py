@@ -40,6 +40,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..distributed import unwrap_ddp
 from .base import Method, weighted_mean
 from .trades import kl_per_sample
 
@@ -191,7 +192,7 @@ class FRL(Method):
             self.attack.step_size = float(eps.max()) / 4
         clean_logits = model(x)
         reuse = clean_logits.detach() if self.attack.mode == "train" else None
-        x_adv = self.attack(model, x, y, eps=eps, clean_logits=reuse)
+        x_adv = self.attack(unwrap_ddp(model), x, y, eps=eps, clean_logits=reuse)
         nat = weighted_mean(F.cross_entropy(clean_logits, y, reduction="none"), self.sample_weights(y))
         bndy = weighted_mean(kl_per_sample(model(x_adv), clean_logits), self.sample_weights(y, self.class_weights_bndy))
         return nat + self.beta * bndy
@@ -244,7 +245,7 @@ class BaselineReweight(Method):
         self.class_weights = authors_weights(self.phi).float()
 
     def loss(self, model, x, y):
-        x_adv = self.attack(model, x, y, eps=self.sample_eps(y))
+        x_adv = self.attack(unwrap_ddp(model), x, y, eps=self.sample_eps(y))
         return weighted_mean(F.cross_entropy(model(x_adv), y, reduction="none"), self.sample_weights(y))
 
     def state_dict(self):

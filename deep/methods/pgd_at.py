@@ -6,6 +6,7 @@ with each sample's radius eps_class[y]; the outer loss is the class-weighted mea
 
 import torch.nn.functional as F
 
+from ..distributed import unwrap_ddp
 from .base import Method, weighted_mean
 
 
@@ -14,5 +15,5 @@ class PGDAT(Method):
     uses_attack = True
 
     def loss(self, model, x, y):
-        x_adv = self.attack(model, x, y, eps=self.sample_eps(y))
+        x_adv = self.attack(unwrap_ddp(model), x, y, eps=self.sample_eps(y))
         return weighted_mean(F.cross_entropy(model(x_adv), y, reduction="none"), self.sample_weights(y))

@@ -10,6 +10,7 @@ carry separate per-class weights - ``class_weights`` on the natural term and
 import torch
 import torch.nn.functional as F
 
+from ..distributed import unwrap_ddp
 from .base import Method, weighted_mean
 
 
@@ -35,7 +36,7 @@ class TRADES(Method):
         # the attack targets the clean prediction; in eval mode it computes its own (TRADES' choice),
         # in train mode it reuses the logits above (one forward fewer)
         reuse = clean_logits.detach() if self.attack.mode == "train" else None
-        x_adv = self.attack(model, x, y, eps=self.sample_eps(y), clean_logits=reuse)
+        x_adv = self.attack(unwrap_ddp(model), x, y, eps=self.sample_eps(y), clean_logits=reuse)
         nat = weighted_mean(F.cross_entropy(clean_logits, y, reduction="none"), self.sample_weights(y))
         bndy = weighted_mean(kl_per_sample(model(x_adv), clean_logits), self.sample_weights(y, self.class_weights_bndy))
         return nat + self.beta * bndy

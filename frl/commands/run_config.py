@@ -4,6 +4,10 @@ A config has a ``[run]`` table (``name``, and ``table`` to group runs) and a ``[
 whose keys are ``frl train`` flags without the dashes (``lr_step_every = 40`` is
 ``--lr-step-every 40``). ``init`` names another run of the same group. The run goes to
 RUNS/<table>/<name>/ and ends with ``eval.json`` (PGD-20, the paper's evaluation).
+
+A pipeline instead has ``[[stage]]`` tables, each with ``name`` and ``[stage.train]``, run in
+order into RUNS/<table>/<name>/<stage>/ (``init`` names an earlier stage); ``summary.json``
+there collects every stage's avg / worst errors.
 """
 
 from __future__ import annotations
@@ -28,6 +32,15 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def stages(cfg: dict) -> list[dict]:
+    """A config as a list of single runs: itself, or one per ``[[stage]]`` grouped under its name."""
+    if "stage" not in cfg:
+        return [cfg]
+    group = f"{cfg['run'].get('table', '')}/{cfg['run']['name']}".strip("/")
+    return [{"run": {"name": s["name"], "table": group, "row": s.get("row")}, "train": s["train"]}
+            for s in cfg["stage"]]
+
+
 def load_config(path) -> dict:
     try:
         with open(path, "rb") as fh:
@@ -36,8 +49,12 @@ def load_config(path) -> dict:
         raise UserError(f"no config file {path}", prog=PROG) from None
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{path} is not valid TOML: {exc}", prog=PROG) from None
-    if "name" not in cfg.get("run", {}) or not isinstance(cfg.get("train"), dict):
-        raise UserError(f"{path} needs [run] name = ... and a [train] table", prog=PROG)
+    single = isinstance(cfg.get("train"), dict)
+    staged = isinstance(cfg.get("stage"), list) and all("name" in s and isinstance(s.get("train"), dict)
+                                                         for s in cfg["stage"])
+    if "name" not in cfg.get("run", {}) or not (single or staged):
+        raise UserError(f"{path} needs [run] name = ... and a [train] table (or [[stage]] tables with name and "
+                        f"[stage.train])", prog=PROG)
     return cfg
 
 
@@ -74,10 +91,29 @@ def train_argv(cfg: dict, runs, device=None, data_dir=None, download=False) -> l
 def run(args) -> int:
     import json
 
+    cfg = load_config(args.config)
+    parts = stages(cfg)
+    for part in parts:
+        code = run_one(part, args)
+        if code != 0:
+            return code
+    if len(parts) > 1:
+        from .demo import summarise
+
+        group = Path(args.runs) / parts[0]["run"]["table"]
+        summary = {p["run"]["name"]: summarise(json.loads((group / p["run"]["name"] / "eval.json").read_text()))
+                   for p in parts}
+        (group / "summary.json").write_text(json.dumps(summary, indent=2))
+        print(f"{group}/summary.json", file=sys.stderr)
+    return 0
+
+
+def run_one(cfg: dict, args) -> int:
+    import json
+
     from .. import cli
     from .evaluate import evaluate_run
 
-    cfg = load_config(args.config)
     init = cfg["train"].get("init")
     group = Path(args.runs) / cfg["run"].get("table", "")
     if init and not (group / init / "checkpoint.pt").exists():

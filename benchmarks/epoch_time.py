@@ -1,0 +1,190 @@
+"""Time one PGD-10 adversarial-training epoch: our training step against a plain reference loop.
+
+Usage:
+    python benchmarks/epoch_time.py                       # GPU: PreAct-ResNet18 and WRN-28-10
+    python benchmarks/epoch_time.py --device cpu --batches 2 --batch-size 16 --models preact_resnet18
+
+"Ours" is the project's real training step (``deep.train._train_epoch`` with PGD-AT): the
+uint8 dataset on the device, crop + flip there, input gradients only, bf16 autocast,
+channels_last, fused SGD and torch.compile on CUDA (``--no-compile`` to compare). "Plain" is
+written here in the style of the reference code: fp32, a DataLoader over CPU tensors with
+the augmentation on the CPU, and a PGD that calls ``loss.backward()`` (parameter gradients
+included) and recomputes the clean forward at every step. Both run in this process on the
+same device on CIFAR-10-sized synthetic data (N x 3 x 32 x 32 uint8); the epoch time is
+extrapolated from the timed batches to 50,000 images. CUDA events bracket the timed region
+only; compilation and warm-up batches run before it.
+
+The floor: an epoch of PGD-10 AT does ~23 forward-equivalents per image (10 attack steps of
+forward + input-gradient backward, plus the training forward + backward); at 0.555 G (PreAct-
+ResNet18) or 5.24 G (WRN-28-10) multiply-adds per forward that is 1.28 / 12.05 PFLOP, i.e.
+1.6 s / 15.1 s at the H100's measured 798 TFLOP/s in bf16. A row is appended to
+benchmarks/results/<device name>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import re
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from deep.attacks import PGD
+from deep.config import TrainConfig
+from deep.data import BatchLoader, TensorData, augment_crop_flip
+from deep.distributed import Dist
+from deep.methods import PGDAT
+from deep.models import build_model
+from deep.train import _fused_sgd, _train_epoch
+
+EPOCH_IMAGES = 50_000
+MACS = {"preact_resnet18": 0.555e9, "wrn28_10": 5.24e9}
+PEAK_BF16 = 798e12  # measured on an H100 (the issue's figure)
+EPS, STEP = 8 / 255, 2 / 255
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+class _Timer:
+    def __init__(self, device):
+        self.device = device
+
+    def __enter__(self):
+        _sync(self.device)
+        if self.device.type == "cuda":
+            self.start, self.end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            self.start.record()
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        if self.device.type == "cuda":
+            self.end.record()
+            torch.cuda.synchronize()
+            self.seconds = self.start.elapsed_time(self.end) / 1000
+        else:
+            self.seconds = time.perf_counter() - self.t0
+
+
+def synthetic(n, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
+    return TensorData(x, torch.arange(n) % 10, tuple(str(i) for i in range(10)), augment=True)
+
+
+def time_ours(name, data, batch_size, batches, warmup, steps, device, fast, use_compile):
+    torch.manual_seed(0)
+    model = build_model(name, 10, 3).to(device)
+    if fast:
+        model = model.to(memory_format=torch.channels_last)
+    cfg = TrainConfig(lr=0.1, batch_size=batch_size, progress=False)
+    opt = _fused_sgd(model.parameters(), cfg, device) if fast else torch.optim.SGD(model.parameters(), lr=0.1,
+                                                                                   momentum=0.9, weight_decay=5e-4)
+    train_model = torch.compile(model) if use_compile else model
+    attack = PGD(eps=EPS, steps=steps, rel_step=STEP / EPS, mode="eval")
+    run = {"train_model": train_model, "optimizer": opt, "method": PGDAT(10, EPS, attack), "device": device,
+           "dist": Dist(), "fast": fast}
+
+    def loader(n_batches):
+        sub = TensorData(data.x[: n_batches * batch_size], data.y[: n_batches * batch_size], data.class_names, True)
+        return BatchLoader(sub, batch_size, shuffle=True, device=device, channels_last=fast, drop_last=True)
+
+    run["train_loader"] = loader(warmup)
+    _train_epoch(cfg, run, 0)  # compile and warm up outside the timed region
+    run["train_loader"] = loader(batches)
+    with _Timer(device) as t:
+        _train_epoch(cfg, run, 0)
+    return t.seconds / (batches * batch_size) * EPOCH_IMAGES
+
+
+def _plain_pgd(model, x, y, steps):
+    """The reference style: parameter gradients via backward(), the clean forward recomputed every step."""
+    x_adv = (x + torch.empty_like(x).uniform_(-EPS, EPS)).clamp(0, 1).detach()
+    for _ in range(steps):
+        x_adv.requires_grad_(True)
+        clean = model(x)  # recomputed every step, as in the reference code
+        loss = F.cross_entropy(model(x_adv), y) + 0.0 * clean.sum()
+        model.zero_grad()
+        loss.backward()
+        x_adv = x_adv.detach() + STEP * x_adv.grad.sign()
+        x_adv = torch.min(torch.max(x_adv, x - EPS), x + EPS).clamp(0, 1).detach()
+    return x_adv
+
+
+def time_plain(name, data, batch_size, batches, warmup, steps, device):
+    torch.manual_seed(0)
+    model = build_model(name, 10, 3).to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    ds = torch.utils.data.TensorDataset(data.x.float().div(255), data.y)
+    g = torch.Generator().manual_seed(0)
+
+    def run(n_batches):
+        dl = torch.utils.data.DataLoader(torch.utils.data.Subset(ds, range(n_batches * batch_size)),
+                                         batch_size=batch_size, shuffle=True, drop_last=True)
+        for x, y in dl:
+            x = augment_crop_flip(x, g)  # on the CPU, before the copy
+            x, y = x.to(device), y.to(device)
+            model.eval()
+            x_adv = _plain_pgd(model, x, y, steps)
+            model.train()
+            loss = F.cross_entropy(model(x_adv), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+    run(warmup)
+    with _Timer(device) as t:
+        run(batches)
+    return t.seconds / (batches * batch_size) * EPOCH_IMAGES
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", default="preact_resnet18,wrn28_10")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--batch-size", type=int, default=512)
+    ap.add_argument("--batches", type=int, default=20, help="timed batches per loop")
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--attack-steps", type=int, default=10)
+    ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                    help="torch.compile our step (default: on CUDA)")
+    ap.add_argument("--results", default=str(Path(__file__).with_name("results")))
+    args = ap.parse_args()
+    device = torch.device(args.device)
+    fast = device.type == "cuda"
+    use_compile = args.compile if args.compile is not None else fast
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU {platform.processor() or platform.machine()}"
+    data = synthetic((max(args.batches, args.warmup)) * args.batch_size)
+    rows = []
+    for model in args.models.split(","):
+        ours = time_ours(model, data, args.batch_size, args.batches, args.warmup, args.attack_steps, device, fast,
+                         use_compile)
+        plain = time_plain(model, data, args.batch_size, args.batches, args.warmup, args.attack_steps, device)
+        floor = (2 * args.attack_steps + 3) * MACS[model] * 2 * EPOCH_IMAGES / PEAK_BF16
+        row = {"device": name, "model": model, "attack_steps": args.attack_steps, "batch_size": args.batch_size,
+               "ours_epoch_s": round(ours, 3), "plain_epoch_s": round(plain, 3), "speedup": round(plain / ours, 2),
+               "images_per_s": round(EPOCH_IMAGES / ours, 1), "floor_s_h100_bf16": round(floor, 2),
+               "floor_fraction": round(floor / ours, 4), "compile": use_compile, "fast_path": fast,
+               "timed_batches": args.batches, "torch": torch.__version__,
+               "date": datetime.date.today().isoformat(), "kind": "gpu" if fast else "cpu"}
+        rows.append(row)
+        print(f"{model:<16} ours {ours:9.2f} s/epoch ({EPOCH_IMAGES / ours:8.0f} img/s)   plain {plain:9.2f} s/epoch"
+              f"   speedup {plain / ours:5.2f}x   floor fraction {floor / ours:6.1%} (of {floor:.1f} s on an H100)")
+    out = Path(args.results)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / (re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") + ".json")
+    old = json.loads(path.read_text()) if path.exists() else []
+    path.write_text(json.dumps(old + rows, indent=1) + "\n")
+    print(f"appended {len(rows)} rows to {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# One prepared device run for issue 7 (speed, parity, fast schedule): run it on the GPU machine as
+#   bash benchmarks/gpu_session.sh
+# with data/cifar10_jpeg_q75 carried (copy of ../shared/data/cifar10_jpeg_q75) and $OUT set by the
+# device tool. Everything it measures lands under $OUT (benchmark rows, parity, fast-schedule runs).
+set -euo pipefail
+OUT=${OUT:-out}
+mkdir -p "$OUT"
+pip install -e . --no-deps -q 2>/dev/null || export PYTHONPATH=$PWD
+nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$OUT/gpu.txt"
+python benchmarks/epoch_time.py --results "$OUT/benchmarks" 2>&1 | tee "$OUT/epoch_time.txt"
+python benchmarks/parity.py --epochs 3 --out "$OUT/parity" 2>&1 | tail -20 | tee "$OUT/parity.txt"
+python -m frl run configs/fast/cifar10_preact_frl.toml --runs "$OUT/runs" --device cuda 2>&1 | tail -40 \
+  | tee "$OUT/fast.txt"
