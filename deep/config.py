@@ -14,7 +14,8 @@ __all__ = ["TrainConfig", "DATASET_DEFAULTS", "RUNTIME_KEYS", "add_train_argumen
 
 DATASETS = ("digits", "cifar10", "svhn", "imagefolder")
 MODELS = ("small_cnn", "preact_resnet18", "wrn28_10")
-METHODS = ("natural", "pgd_at", "trades", "baseline_reweight", "frl_reweight", "frl_remargin", "frl_reweight_remargin")
+METHODS = ("natural", "pgd_at", "trades", "baseline_reweight", "frl_reweight", "frl_remargin", "frl_reweight_remargin",
+           "gaussian_noise")
 FINETUNE = ("baseline_reweight", "frl_reweight", "frl_remargin", "frl_reweight_remargin")
 NORMS = ("linf", "l2")
 
@@ -56,6 +57,7 @@ class TrainConfig:
     attack_step_size: float | None = None  # default eps / 4 (2/255 at 8/255)
     attack_mode: str = "eval"
     beta: float = 6.0
+    sigma: float = 0.25  # gaussian_noise: noise level of randomized smoothing
     val_per_class: int = 30
     eval_steps: int = 10
     test_every: int = 1
@@ -91,7 +93,9 @@ class TrainConfig:
             (self.norm in NORMS, f"unknown norm {self.norm!r}; choose from {', '.join(NORMS)}"),
             (self.epochs >= 1, f"epochs == {self.epochs}, must be >= 1"),
             (self.eps >= 0 and math.isfinite(self.eps), f"eps == {self.eps:g}, must be >= 0"),
-            (self.method == "natural" or self.eps > 0, f"eps == {self.eps:g}: {self.method} needs eps > 0"),
+            (self.method in ("natural", "gaussian_noise") or self.eps > 0,
+             f"eps == {self.eps:g}: {self.method} needs eps > 0"),
+            (self.sigma > 0, f"sigma == {self.sigma:g}, must be > 0"),
             (self.batch_size >= 1, f"batch_size == {self.batch_size}, must be >= 1"),
             (self.lr > 0, f"lr == {self.lr:g}, must be > 0"),
             (0 <= self.momentum < 1, f"momentum == {self.momentum:g}, must be in [0, 1)"),
@@ -169,6 +173,7 @@ def add_train_arguments(p: argparse.ArgumentParser, number, whole) -> None:
     p.add_argument("--attack-mode", choices=("eval", "train"), default="eval",
                    help="model mode while the training attack runs (default eval)")
     p.add_argument("--beta", type=number, default=6.0, help="TRADES beta = 1/lambda (paper: 1 and 6; default 6)")
+    p.add_argument("--sigma", type=number, default=0.25, help="gaussian_noise: noise sigma (default 0.25)")
     p.add_argument("--val-per-class", type=whole, default=None, help="validation examples held out per class "
                                                                      "(paper: 300; digits 30)")
     p.add_argument("--eval-steps", type=whole, default=10, help="PGD steps of the per-epoch evaluation (default 10)")
@@ -256,6 +261,7 @@ def config_from_args(args) -> TrainConfig:
         attack_step_size=args.attack_step_size,
         attack_mode=args.attack_mode,
         beta=args.beta,
+        sigma=args.sigma,
         val_per_class=d["val_per_class"] if args.val_per_class is None else args.val_per_class,
         eval_steps=args.eval_steps,
         test_every=args.test_every,

@@ -9,7 +9,8 @@ from pathlib import Path
 
 PAPER_NUMBERS = Path(__file__).with_name("data") / "paper_numbers.json"
 
-__all__ = ["paper_numbers", "MissingResults", "summary_table", "ablation_fig3", "summary_of_eval"]
+__all__ = ["paper_numbers", "MissingResults", "summary_table", "ablation_fig3", "summary_of_eval", "classwise_figure",
+           "smoothing_figure", "classwise_table"]
 
 
 class MissingResults(Exception):
@@ -58,6 +59,8 @@ def summary_table(table_id: str, runs) -> dict:
 def ablation_fig3(runs) -> dict:
     """Figure 3: the ablation runs RUNS/weight_<f>/ and RUNS/margin_<f>/ made by `frl ablation fig3`."""
     root = Path(runs)
+    if not (root / "ablation.json").exists() and (root / "fig3" / "ablation.json").exists():
+        root = root / "fig3"  # a runs root holding the ablation in fig3/
     meta_path = root / "ablation.json"
     if not meta_path.exists():
         raise MissingResults(f"no Figure 3 ablation in {root}: make it with "
@@ -77,3 +80,90 @@ def ablation_fig3(runs) -> dict:
         raise MissingResults(f"the ablation in {root} has no evaluated runs yet: rerun `frl ablation fig3 ... "
                              f"--out {root}` (it resumes)")
     return out
+
+
+# --- class-wise figures and tables (Figures 1, 4-7; Tables 1, 4-6) -------------------------------
+
+CLASSWISE_FIGURES = {
+    # figure id: (runs group, title, paper table with natural / PGD-AT values or None)
+    "fig1": ("fig1", "Class-wise standard / robust error, CIFAR-10, PreAct-ResNet18 (l_inf 8/255)", "table4"),
+    "fig5": ("fig5", "Class-wise standard / robust error, CIFAR-10, WRN-28-10 (l_inf 8/255)", "table5"),
+    "fig6": ("fig6", "Class-wise standard / robust error, CIFAR-10, PreAct-ResNet18 (l2 0.5)", None),
+    "fig7": ("fig7", "Class-wise standard / robust error, SVHN, PreAct-ResNet18 (l_inf 8/255)", "table6"),
+}
+FIGURE_METHODS = ("natural", "pgd_at", "trades_1", "trades_6")
+CLASSWISE_TABLES = {"table1": "fig1", "table4": "fig1", "table5": "fig5", "table6": "fig7"}
+
+
+def _missing_runs(group_dir: Path, names, fig_id):
+    return MissingResults(f"no {fig_id} runs in {group_dir}: make them with `frl run configs/paper/{group_dir.name}/"
+                          f"<name>.toml --runs {group_dir.parent}` for <name> in {', '.join(names)}")
+
+
+def classwise_figure(fig_id: str, runs) -> dict:
+    """Class-wise standard and robust errors of natural training, PGD-AT and TRADES from RUNS/<fig>/<method>/."""
+    group, title, paper_table = CLASSWISE_FIGURES[fig_id]
+    group_dir = Path(runs) / group
+    methods, missing, names = {}, [], None
+    for m in FIGURE_METHODS:
+        res = _read_eval(group_dir / m)
+        if res is None:
+            missing.append(m)
+            continue
+        names = res.get("class_names") or names
+        methods[m] = {"std_error": res["std_error"], "rob_error": res["rob_error"], "attack": res.get("attack")}
+    if not methods:
+        raise _missing_runs(group_dir, FIGURE_METHODS, fig_id)
+    paper = None
+    if paper_table:
+        t = paper_numbers()["tables"][paper_table]
+        paper = {"std_error": t["std_error"], "rob_error": t["rob_error"], "classes": t["classes"]}
+    return {"figure": fig_id, "title": title, "class_names": names, "methods": methods, "missing": missing,
+            "runs": str(group_dir), "paper": paper}
+
+
+def smoothing_figure(runs) -> dict:
+    """Figure 4: class-wise certified standard / robust errors of randomized smoothing, one run per sigma."""
+    group_dir = Path(runs) / "fig4"
+    entries = []
+    for d in sorted(group_dir.glob("*")) if group_dir.is_dir() else []:
+        path = d / "certify.json"
+        if path.exists():
+            res = json.loads(path.read_text())
+            entries.append({"run": d.name, "sigma": res["sigma"], "radius": res["radius"],
+                            "certified_std_error": res["certified_std_error"],
+                            "certified_error": res["certified_error"], "class_names": res.get("class_names")})
+    if not entries:
+        raise MissingResults(f"no fig4 runs in {group_dir}: make them with `frl run configs/paper/fig4/"
+                             f"gaussian_0.25.toml --runs {runs}` (and gaussian_0.5, gaussian_1.0)")
+    entries.sort(key=lambda e: e["sigma"])
+    return {"figure": "fig4", "title": "Randomized smoothing on CIFAR-10: class-wise certified errors",
+            "class_names": entries[0]["class_names"], "entries": entries, "runs": str(group_dir)}
+
+
+def classwise_table(table_id: str, runs) -> dict:
+    """Tables 1, 4, 5, 6: class-wise errors of natural training and PGD-AT and their difference, paper and ours."""
+    spec = paper_numbers()["tables"][table_id]
+    group_dir = Path(runs) / CLASSWISE_TABLES[table_id]
+    ours = {m: _read_eval(group_dir / m) for m in ("natural", "pgd_at")}
+    if all(v is None for v in ours.values()):
+        raise _missing_runs(group_dir, ("natural", "pgd_at"), table_id)
+    # the paper's column names -> class indices of our runs (Table 1 shows four CIFAR-10 classes)
+    cifar_short = ["plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    if table_id == "table1":
+        idx = [cifar_short.index(c) for c in spec["classes"]]
+    else:
+        idx = list(range(len(spec["classes"])))
+    rows = []
+    for key, label in (("std_error", "Std. Error"), ("rob_error", "Rob. Error")):
+        for m, name in (("natural", "Natural Training"), ("pgd_at", "PGD Adv. Training")):
+            res = ours[m]
+            rows.append({"metric": label, "row": name, "paper": spec[key][m],
+                         "ours": None if res is None else [100 * res[key][i] for i in idx]})
+        nat, adv = rows[-2], rows[-1]
+        rows.append({"metric": label, "row": "Diff. (Adv - Nat.)",
+                     "paper": [round(a - b, 1) for a, b in zip(adv["paper"], nat["paper"])],
+                     "ours": None if nat["ours"] is None or adv["ours"] is None
+                     else [a - b for a, b in zip(adv["ours"], nat["ours"])]})
+    return {"table": table_id, "title": spec["title"], "classes": spec["classes"], "rows": rows,
+            "missing": [m for m, v in ours.items() if v is None], "runs": str(group_dir)}

@@ -27,14 +27,14 @@ def summary_table_markdown(res: dict) -> str:
 def draw_summary_table(res: dict):
     """One row per method; each cell 'paper / ours' (ours '—' where the run is missing)."""
     with style.use():
-        fig, ax = plt.subplots(figsize=(style.DOUBLE, 0.35 * (len(res["rows"]) + 2)))
+        fig, ax = plt.subplots(figsize=(style.DOUBLE + 0.5, 0.3 * (len(res["rows"]) + 3)))
         ax.axis("off")
-        body = [[r["row"], *[f"{p} / {o}" for p, o in zip(_cells(r["paper"]), _cells(r["ours"]))]]
+        body = [[r["row"].replace("lambda", "λ"), *[f"{p} / {o}" for p, o in zip(_cells(r["paper"]), _cells(r["ours"]))]]
                 for r in res["rows"]]
-        table = ax.table(cellText=body, colLabels=["method (paper / ours, %)", *HEADER], loc="center",
-                         cellLoc="center")
+        table = ax.table(cellText=body, colLabels=["paper / ours (%)", *HEADER], loc="center",
+                         cellLoc="center", colWidths=[0.28] + [0.12] * 6)
         table.auto_set_font_size(False)
         table.set_fontsize(6.5)
         table.scale(1.0, 1.2)
-        ax.set_title(f"{res['table'].capitalize()}: {res['title']}", fontsize=8)
+        ax.set_title(f"Table {res['table'][5:]}: {res['title']}", fontsize=8)
     return fig

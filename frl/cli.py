@@ -22,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .commands import ablation, demo, evaluate, figures, run_config, theory, train
+    from .commands import ablation, certify, demo, evaluate, figures, report, run_config, theory, train
 
     parser = _Parser(prog="frl", description="Robust fairness in adversarial training (Xu et al., ICML 2021).")
     parser.add_argument("--version", action="version", version=f"frl {__version__}")
@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.register(sub)
     run_config.register(sub)
     ablation.register(sub)
+    certify.register(sub)
+    report.register(sub)
     return parser
 
 

@@ -4,6 +4,7 @@ import enum
 
 from .base import Method, weighted_mean
 from .frl import FRL, BaselineReweight
+from .gaussian_noise import GaussianNoise
 from .natural import Natural
 from .pgd_at import PGDAT
 from .trades import TRADES
@@ -17,6 +18,7 @@ class MethodName(str, enum.Enum):
     FRL_REWEIGHT = "frl_reweight"
     FRL_REMARGIN = "frl_remargin"
     FRL_REWEIGHT_REMARGIN = "frl_reweight_remargin"
+    GAUSSIAN_NOISE = "gaussian_noise"
 
 
 FINETUNE_METHODS = {MethodName.BASELINE_REWEIGHT, MethodName.FRL_REWEIGHT, MethodName.FRL_REMARGIN,
@@ -30,6 +32,8 @@ def build(name, num_classes, eps, attack, cfg=None):
         return Natural(num_classes, eps, attack)
     if name is MethodName.PGD_AT:
         return PGDAT(num_classes, eps, attack)
+    if name is MethodName.GAUSSIAN_NOISE:
+        return GaussianNoise(num_classes, eps, attack, sigma=cfg.sigma)
     if name is MethodName.TRADES:
         return TRADES(num_classes, eps, attack, beta=cfg.beta)
     if name is MethodName.BASELINE_REWEIGHT:
@@ -45,4 +49,4 @@ KL_ATTACK_METHODS = {MethodName.TRADES, MethodName.FRL_REWEIGHT, MethodName.FRL_
                      MethodName.FRL_REWEIGHT_REMARGIN}
 
 __all__ = ["Method", "MethodName", "FINETUNE_METHODS", "ATTACK_METHODS", "KL_ATTACK_METHODS", "build", "Natural",
-           "PGDAT", "TRADES", "FRL", "BaselineReweight", "weighted_mean"]
+           "PGDAT", "TRADES", "FRL", "BaselineReweight", "GaussianNoise", "weighted_mean"]

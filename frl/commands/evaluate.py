@@ -16,6 +16,9 @@ def register(sub) -> None:
     p = sub.add_parser("eval", help="class-wise errors of a run's final model under PGD (default PGD-20)",
                        description="Evaluate RUN/checkpoint.pt on the test set; writes RUN/eval.json (or --out).")
     p.add_argument("run", help="run directory (holds config.json and checkpoint.pt)")
+    p.add_argument("--attack", default="pgd", help="pgd (default) or autoattack (torchattacks, fp32)")
+    p.add_argument("--version", default="standard", help="AutoAttack version: standard (default), plus, rand")
+    p.add_argument("--limit", type=whole, default=None, help="evaluate only the first N examples of the split")
     p.add_argument("--steps", type=whole, default=20, help="PGD steps (default 20)")
     p.add_argument("--eps", type=number, default=None, help="attack radius (default: the run's eps)")
     p.add_argument("--step-size", type=number, default=None, help="PGD step size (default eps/4)")
@@ -29,16 +32,27 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+ATTACKS = ("pgd", "autoattack")
+
+
 def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="test", batch_size=500,
-                 device=None, data_dir=None, seed=0) -> dict:
-    """Evaluate a run directory's final model; returns the eval.json dict (raises ValueError on bad input)."""
+                 device=None, data_dir=None, seed=0, attack="pgd", version="standard", limit=None) -> dict:
+    """Evaluate a run directory's final model; returns the eval.json dict (raises ValueError on bad input).
+
+    ``attack="autoattack"`` runs torchattacks' AutoAttack and, in the same call, PGD-``steps``;
+    the result then also holds ``pgd`` (its class-wise errors) and ``gap_autoattack_minus_pgd``
+    per class: a large positive gap flags gradient masking.
+    """
     import torch
 
     from deep.config import config_from_dict
     from deep.data import BatchLoader
     from deep.evaluate import evaluate_classwise
     from deep.run_dir import RunDir
-    from deep.train import eval_attack, load_data, make_model
+    from deep.train import default_eval_step, eval_attack, load_data, make_model
+
+    if attack not in ATTACKS:
+        raise ValueError(f"unknown attack {attack!r}; choose from {', '.join(ATTACKS)}")
 
     rd = RunDir(run_dir)
     if not rd.path.is_dir():
@@ -60,29 +74,41 @@ def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="
     ckpt = rd.load_checkpoint(map_location=device)
     train_data, val, test = load_data(cfg)
     data = test if split == "test" else val
+    if limit is not None:
+        data = data.subset(torch.arange(min(int(limit), len(data))))
     model = make_model(cfg, train_data.num_classes, train_data.x.shape[1]).to(device)
     model.load_state_dict(ckpt["model"])
-    torch.manual_seed(seed)
-    attack = eval_attack(eps, steps, norm, step_size)
-    res = evaluate_classwise(model, BatchLoader(data, batch_size, shuffle=False, device=device),
-                             train_data.num_classes, attack, train_data.class_names)
-    return {
-        "run": str(run_dir),
-        "split": split,
-        "epoch": int(ckpt["epoch"]),
-        "attack": {"name": "pgd", "norm": norm, "eps": eps, "steps": steps,
-                   "step_size": step_size if step_size is not None else eps / 4, "random_start": True,
-                   "seed": seed, "precision": "fp32"},
-        **res,
-    }
+    model.eval()
+    step_size = step_size if step_size is not None else default_eval_step(eps, norm)
+    pgd_info = {"name": "pgd", "norm": norm, "eps": eps, "steps": steps, "step_size": step_size,
+                "random_start": True, "seed": seed, "precision": "fp32"}
+
+    def run_attack(atk):
+        torch.manual_seed(seed)
+        return evaluate_classwise(model, BatchLoader(data, batch_size, shuffle=False, device=device),
+                                  train_data.num_classes, atk, train_data.class_names)
+
+    pgd = run_attack(eval_attack(eps, steps, norm, step_size))
+    out = {"run": str(run_dir), "split": split, "epoch": int(ckpt["epoch"]), "method": cfg.method}
+    if attack == "pgd":
+        return {**out, "attack": pgd_info, **pgd}
+    from deep.autoattack import AutoAttack
+
+    aa = run_attack(AutoAttack(eps, norm, version, train_data.num_classes, seed))
+    gap = [a - p for a, p in zip(aa["rob_error"], pgd["rob_error"])]
+    return {**out, "attack": {"name": "autoattack", "version": version, "norm": norm, "eps": eps, "seed": seed,
+                              "implementation": "torchattacks", "precision": "fp32"},
+            **aa, "pgd": {"attack": pgd_info, **pgd}, "gap_autoattack_minus_pgd": gap}
 
 
 def run(args) -> int:
     from deep.data import DatasetError
 
+    if args.attack not in ATTACKS:
+        raise UserError(f"unknown attack {args.attack!r}; choose from {', '.join(ATTACKS)}", prog=PROG)
     try:
         res = evaluate_run(args.run, args.steps, args.eps, args.step_size, args.norm, args.split, args.batch_size,
-                           args.device, args.data_dir, args.seed)
+                           args.device, args.data_dir, args.seed, args.attack, args.version, args.limit)
     except (ValueError, DatasetError) as exc:
         raise UserError(str(exc), prog=PROG) from None
     out = Path(args.out) if args.out else Path(args.run) / "eval.json"

@@ -37,8 +37,8 @@ def stages(cfg: dict) -> list[dict]:
     if "stage" not in cfg:
         return [cfg]
     group = f"{cfg['run'].get('table', '')}/{cfg['run']['name']}".strip("/")
-    return [{"run": {"name": s["name"], "table": group, "row": s.get("row")}, "train": s["train"]}
-            for s in cfg["stage"]]
+    return [{"run": {"name": s["name"], "table": group, "row": s.get("row")}, "train": s["train"],
+             **({"certify": s["certify"]} if "certify" in s else {})} for s in cfg["stage"]]
 
 
 def load_config(path) -> dict:
@@ -131,4 +131,17 @@ def run_one(cfg: dict, args) -> int:
     res["row"] = cfg["run"].get("row")
     (out / "eval.json").write_text(json.dumps(res, indent=2))
     print(f"{out}/eval.json", file=sys.stderr)
+    if "certify" in cfg:
+        from .certify import certify_run
+
+        c = cfg["certify"]
+        if not (out / "certify.json").exists():
+            try:
+                cert = certify_run(out, c["sigma"], c.get("radius", 0.5), c.get("n", 100_000), c.get("n0", 100),
+                                   c.get("alpha", 0.001), limit=c.get("limit"), device=args.device,
+                                   data_dir=args.data_dir)
+            except (ValueError, KeyError) as exc:
+                raise UserError(f"[certify] of {args.config}: {exc}", prog=PROG) from None
+            (out / "certify.json").write_text(json.dumps(cert, indent=2))
+        print(f"{out}/certify.json", file=sys.stderr)
     return 0

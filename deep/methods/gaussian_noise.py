@@ -1,0 +1,22 @@
+"""Gaussian noise augmentation (Cohen, Rosenfeld and Kolter, 2019, arXiv:1902.02918): the training
+of a randomized-smoothing base classifier. Each input gets N(0, sigma^2 I) noise (no clipping, as
+in the reference), loss = class-weighted cross-entropy; certification is :mod:`deep.certify`."""
+
+import torch
+import torch.nn.functional as F
+
+from .base import Method, weighted_mean
+
+
+class GaussianNoise(Method):
+    name = "gaussian_noise"
+
+    def __init__(self, num_classes, eps=0.0, attack=None, sigma=0.25):
+        super().__init__(num_classes, eps, attack)
+        if not sigma > 0:
+            raise ValueError(f"sigma == {sigma}, must be > 0")
+        self.sigma = float(sigma)
+
+    def loss(self, model, x, y):
+        noisy = x + self.sigma * torch.randn_like(x)
+        return weighted_mean(F.cross_entropy(model(noisy), y, reduction="none"), self.sample_weights(y))

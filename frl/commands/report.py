@@ -1,0 +1,131 @@
+"""``frl report RUNS --out report.html``: every figure and table that has results, paper vs ours, in one page.
+
+Draws each registered figure whose results exist (theory figures always; ``fig2`` when a
+cached ``fig2.json`` sits in the assets folder; the rest from the run directories under
+RUNS), embeds the images, the paper-vs-ours tables and the settings of the runs used, and
+names what is missing with the command that makes it. ``--out`` ending in ``.md`` writes
+Markdown with image links instead of a self-contained HTML page.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+from ..errors import UserError
+
+PROG = "frl report"
+SETTINGS = ("dataset", "model", "method", "norm", "eps", "epochs", "lr", "batch_size", "beta", "tau1", "tau2",
+            "frl_variant", "sigma", "init", "seed", "git_commit")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("report", help="one page with every available figure and table, paper vs ours",
+                       description=__doc__.splitlines()[0])
+    p.add_argument("runs", help="root of the run directories (as used with frl run --runs)")
+    p.add_argument("--out", default="report.html", help="report.html (self-contained) or report.md")
+    p.set_defaults(func=run)
+
+
+def _run_settings(runs_dir: Path) -> list[dict]:
+    rows = []
+    for cfg_path in sorted(runs_dir.glob("**/config.json")):
+        try:
+            cfg = json.loads(cfg_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        rows.append({"run": str(cfg_path.parent.relative_to(runs_dir)), **{k: cfg.get(k) for k in SETTINGS}})
+    return rows
+
+
+def build_report(runs, out: Path) -> dict:
+    """Draw every available figure into OUT's assets folder; returns {"sections", "missing", "settings"}."""
+    from figures.registry import FIGURES
+    from figures.results import MissingResults
+
+    from .figures import draw_one
+
+    runs = Path(runs)
+    assets = out.parent / (out.stem + "_assets")
+    assets.mkdir(parents=True, exist_ok=True)
+    sections, missing = [], []
+    for spec in FIGURES.values():
+        try:
+            paths = draw_one(spec, assets, 0, False, str(runs), compute_missing=False)
+        except MissingResults as exc:
+            missing.append((spec.id, str(exc)))
+            continue
+        if paths is None:
+            missing.append((spec.id, f"no cached results: make them with `frl figures {spec.id} --out {assets}`"))
+            continue
+        png = next(p for p in paths if p.suffix == ".png")
+        md = next((p.read_text() for p in paths if p.suffix == ".md"), None)
+        sections.append({"id": spec.id, "title": spec.title, "png": png, "markdown": md})
+    return {"sections": sections, "missing": missing, "settings": _run_settings(runs)}
+
+
+def _md_table_to_html(md: str) -> str:
+    lines = [l for l in md.splitlines() if l.startswith("|") and not set(l) <= set("|-")]
+    out = []
+    for i, line in enumerate(lines):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        tag = "th" if i == 0 else "td"
+        out.append("<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>")
+    return "<table>" + "".join(out) + "</table>"
+
+
+def render_html(rep: dict, runs) -> str:
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>FRL report</title><style>",
+             "body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse;font-size:12px}"
+             "td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%}</style></head><body>",
+             f"<h1>Robust fairness report: {html.escape(str(runs))}</h1>",
+             "<p>Each figure and table of the paper that has results; tables show <b>paper / ours</b> (error %).</p>"]
+    for s in rep["sections"]:
+        data = base64.b64encode(s["png"].read_bytes()).decode()
+        parts.append(f"<h2 id='{s['id']}'>{html.escape(s['title'])}</h2><img src='data:image/png;base64,{data}'>")
+        if s["markdown"]:
+            parts.append(_md_table_to_html(s["markdown"]))
+    parts.append("<h2>Not available yet</h2><ul>")
+    parts += [f"<li><b>{fid}</b>: {html.escape(msg)}</li>" for fid, msg in rep["missing"]]
+    parts.append("</ul><h2>Run settings</h2>")
+    if rep["settings"]:
+        keys = list(rep["settings"][0])
+        parts.append("<table><tr>" + "".join(f"<th>{k}</th>" for k in keys) + "</tr>")
+        for r in rep["settings"]:
+            parts.append("<tr>" + "".join(f"<td>{html.escape(str(r[k]))}</td>" for k in keys) + "</tr>")
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def render_markdown(rep: dict, runs, out: Path) -> str:
+    parts = [f"# Robust fairness report: {runs}", "", "Tables show **paper / ours** (error %).", ""]
+    for s in rep["sections"]:
+        parts += [f"## {s['title']}", "", f"![{s['id']}]({s['png'].relative_to(out.parent)})", ""]
+        if s["markdown"]:
+            parts += [s["markdown"], ""]
+    parts += ["## Not available yet", ""] + [f"- **{fid}**: {msg}" for fid, msg in rep["missing"]]
+    parts += ["", "## Run settings", ""]
+    if rep["settings"]:
+        keys = list(rep["settings"][0])
+        parts += ["| " + " | ".join(keys) + " |", "|---" * len(keys) + "|"]
+        parts += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rep["settings"]]
+    return "\n".join(parts) + "\n"
+
+
+def run(args) -> int:
+    runs = Path(args.runs)
+    if not runs.is_dir():
+        raise UserError(f"{args.runs} is not a directory of runs", prog=PROG)
+    out = Path(args.out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        rep = build_report(runs, out)
+        text = render_markdown(rep, runs, out) if out.suffix == ".md" else render_html(rep, runs)
+        out.write_text(text)
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc.strerror}", prog=PROG) from None
+    print(f"{out}: {len(rep['sections'])} figures and tables, {len(rep['missing'])} not available")
+    return 0
