@@ -17,10 +17,10 @@ class AutoAttack:
             raise ValueError(f"version == {version!r}, must be one of {', '.join(VERSIONS)}")
         if not eps > 0:
             raise ValueError(f"eps == {eps}, must be > 0")
-        try:
-            import torchattacks  # noqa: F401
-        except ImportError:
-            raise ValueError("AutoAttack needs torchattacks: pip install torchattacks") from None
+        import importlib.util
+
+        if importlib.util.find_spec("torchattacks") is None:
+            raise ValueError("AutoAttack needs torchattacks: pip install torchattacks")
         self.eps, self.norm, self.version, self.n_classes, self.seed = eps, norm, version, n_classes, seed
 
     def __call__(self, model, x, y, eps=None, clean_logits=None):

@@ -37,14 +37,16 @@ class Normalize(nn.Module):
 
 
 class _PreActBlock(nn.Module):
-    expansion = 1
+    """Pre-activation basic block (BN-ReLU-conv twice, 1x1 conv shortcut when the shape changes);
+    ``dropout`` between the convolutions is the wide ResNet's option."""
 
-    def __init__(self, in_planes, planes, stride=1):
+    def __init__(self, in_planes, planes, stride=1, dropout=0.0):
         super().__init__()
         self.bn1 = nn.BatchNorm2d(in_planes)
         self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.dropout = dropout
         self.shortcut = None
         if stride != 1 or in_planes != planes:
             self.shortcut = nn.Conv2d(in_planes, planes, 1, stride, bias=False)
@@ -52,9 +54,10 @@ class _PreActBlock(nn.Module):
     def forward(self, x):
         out = F.relu(self.bn1(x))
         shortcut = self.shortcut(out) if self.shortcut is not None else x
-        out = self.conv1(out)
-        out = self.conv2(F.relu(self.bn2(out)))
-        return out + shortcut
+        out = F.relu(self.bn2(self.conv1(out)))
+        if self.dropout:
+            out = F.dropout(out, self.dropout, self.training)
+        return self.conv2(out) + shortcut
 
 
 class PreActResNet18(nn.Module):
@@ -78,28 +81,6 @@ class PreActResNet18(nn.Module):
         return self.linear(out)
 
 
-class _WideBlock(nn.Module):
-    def __init__(self, in_planes, planes, stride, dropout=0.0):
-        super().__init__()
-        self.bn1 = nn.BatchNorm2d(in_planes)
-        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.dropout = dropout
-        self.shortcut = None
-        if stride != 1 or in_planes != planes:
-            self.shortcut = nn.Conv2d(in_planes, planes, 1, stride, bias=False)
-
-    def forward(self, x):
-        out = F.relu(self.bn1(x))
-        shortcut = self.shortcut(out) if self.shortcut is not None else x
-        out = self.conv1(out)
-        out = F.relu(self.bn2(out))
-        if self.dropout:
-            out = F.dropout(out, self.dropout, self.training)
-        return self.conv2(out) + shortcut
-
-
 class WideResNet(nn.Module):
     """WRN-depth-width: 3 groups of (depth - 4) / 6 pre-activation blocks, widths 16k-32k-64k."""
 
@@ -116,7 +97,7 @@ class WideResNet(nn.Module):
         blocks, in_planes = [], widths[0]
         for g, stride in zip(range(1, 4), (1, 2, 2)):
             for i in range(n):
-                blocks.append(_WideBlock(in_planes, widths[g], stride if i == 0 else 1, dropout))
+                blocks.append(_PreActBlock(in_planes, widths[g], stride if i == 0 else 1, dropout))
                 in_planes = widths[g]
         self.blocks = nn.Sequential(*blocks)
         self.bn = nn.BatchNorm2d(in_planes)

@@ -76,30 +76,25 @@ def check_model(d, K, sigma, eta):
     return d, K, sigma, eta
 
 
+def _check_below(name, value, bound_name, bound, reason):
+    v_b, b_b = np.broadcast_arrays(value, bound)
+    bad = v_b >= b_b
+    if np.any(bad):
+        raise ValueError(f"{name} == {_first(v_b, bad):g} >= {bound_name} == {_first(b_b, bad):g}, "
+                         f"must be {name} < {bound_name} ({reason})")
+    return value
+
+
 def check_eps_below_eta(eps, eta, *, allow_zero=True):
     """Validate the attack radius of Theorem 2: 0 <= eps < eta (eps > 0 if not allow_zero)."""
     eps = check_bound("eps", eps, ge=0) if allow_zero else check_bound("eps", eps, gt=0)
-    eps_b, eta_b = np.broadcast_arrays(eps, eta)
-    bad = eps_b >= eta_b
-    if np.any(bad):
-        raise ValueError(
-            f"eps == {_first(eps_b, bad):g} >= eta == {_first(eta_b, bad):g}, must be eps < eta "
-            "(Theorem 2 needs the robust features to survive the attack)"
-        )
-    return eps
+    return _check_below("eps", eps, "eta", eta, "Theorem 2 needs the robust features to survive the attack")
 
 
 def check_gamma_below_eps(gamma, eps):
     """Validate the non-robust feature scale of D' (paper Eq. 19): 0 < gamma < eps."""
     gamma = check_bound("gamma", gamma, gt=0)
-    g_b, e_b = np.broadcast_arrays(gamma, eps)
-    bad = g_b >= e_b
-    if np.any(bad):
-        raise ValueError(
-            f"gamma == {_first(g_b, bad):g} >= eps == {_first(e_b, bad):g}, must be gamma < eps "
-            "(in D' the non-robust features are those the attack can flip)"
-        )
-    return gamma
+    return _check_below("gamma", gamma, "eps", eps, "in D' the non-robust features are those the attack can flip")
 
 
 def check_norm(norm: str) -> str:

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from deep.data import BatchLoader, DatasetError, augment_crop_flip, load_split, to_input, validation_split
-from fake_datasets import CIFAR_TEST_NPZ, SHARED, write_cifar10, write_imagefolder, write_svhn
+from fake_datasets import CIFAR_TEST_NPZ, write_cifar10, write_imagefolder, write_svhn
 
 
 def test_cifar10_pickles_load_pixel_exact(tmp_path):

@@ -1,8 +1,5 @@
 """FRL's update rules as functions (hypothesis), and the FRL methods in the loop."""
 
-import json
-import os
-
 import pytest
 import torch
 from hypothesis import given

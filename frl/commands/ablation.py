@@ -9,11 +9,11 @@ records the design. ``frl figures fig3 --runs OUT`` draws it. Resumable: rerun t
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from ..errors import UserError
+from ..jsonio import write_json
 from ..parsing import number, whole
 
 PROG = "frl ablation"
@@ -76,7 +76,7 @@ def run(args) -> int:
         raise UserError(f"cannot create --out {args.out}: {exc.strerror}", prog=PROG) from None
     meta = {"class": names[index], "class_index": index, "dataset": args.dataset, "weights": weights,
             "margins": margins, "init": args.init, "epochs": args.epochs}
-    (out / "ablation.json").write_text(json.dumps(meta, indent=2))
+    write_json(out / "ablation.json", meta, PROG)
     common = ["--dataset", args.dataset, "--method", "trades", "--beta", str(args.beta), "--init", args.init,
               "--epochs", str(args.epochs), "--lr", str(args.lr), "--lr-step-every", "40", "--seed", str(args.seed),
               "--resume", *args.train_arg]
@@ -98,6 +98,6 @@ def run(args) -> int:
             res = evaluate_run(run_dir, steps=20, device=args.device, data_dir=args.data_dir)
         except ValueError as exc:
             raise UserError(str(exc), prog=PROG) from None
-        (run_dir / "eval.json").write_text(json.dumps(res, indent=2))
+        write_json(run_dir / "eval.json", res, PROG)
     print(f"{out}: draw it with `frl figures fig3 --runs {out}`")
     return 0

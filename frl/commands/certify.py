@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from pathlib import Path
 
 from ..errors import UserError
+from ..jsonio import write_json
 from ..parsing import number, whole
 
 PROG = "frl certify"
@@ -76,13 +75,7 @@ def run(args) -> int:
                           args.batch_size, args.device, args.data_dir, args.seed, args.predict, progress)
     except (ValueError, DatasetError) as exc:
         raise UserError(str(exc), prog=PROG) from None
-    out = Path(args.out) if args.out else Path(args.run) / "certify.json"
-    try:
-        tmp = out.with_suffix(out.suffix + ".tmp")
-        tmp.write_text(json.dumps(res, indent=2))
-        os.replace(tmp, out)
-    except OSError as exc:
-        raise UserError(f"cannot write {out}: {exc.strerror}", prog=PROG) from None
+    out = write_json(Path(args.out) if args.out else Path(args.run) / "certify.json", res, PROG)
     print(f"{out}: certified std error {res['avg']['certified_std_error']:.4f}, certified error at radius "
           f"{args.radius:g} {res['avg']['certified_error']:.4f} (worst class {res['worst']['certified_error']:.4f})")
     return 0

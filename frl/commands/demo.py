@@ -10,12 +10,12 @@ FRL's effect from the effect of training longer.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 
 from ..errors import UserError
+from ..jsonio import write_json
 from ..parsing import whole
 
 PROG = "frl demo"
@@ -65,10 +65,10 @@ def run_demo(out: Path, seed=0, pretrain_epochs=15, frl_epochs=10, methods=FULL,
     summary, classwise = {}, {}
     for name in ("pgd_at", *methods):
         res = evaluate_run(out / name, steps=20)
-        (out / name / "eval.json").write_text(json.dumps(res, indent=2))
+        write_json(out / name / "eval.json", res, PROG)
         summary[name] = summarise(res)
         classwise[name] = res
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_json(out / "summary.json", summary, PROG)
     log(f"[{time.perf_counter() - t0:5.0f}s] done")
     return {"summary": summary, "classwise": classwise}
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 from ..errors import UserError
+from ..jsonio import write_json
 from ..parsing import number, whole
 
 PROG = "frl eval"
@@ -111,13 +110,7 @@ def run(args) -> int:
                            args.device, args.data_dir, args.seed, args.attack, args.version, args.limit)
     except (ValueError, DatasetError) as exc:
         raise UserError(str(exc), prog=PROG) from None
-    out = Path(args.out) if args.out else Path(args.run) / "eval.json"
-    try:
-        tmp = out.with_suffix(out.suffix + ".tmp")
-        tmp.write_text(json.dumps(res, indent=2))
-        os.replace(tmp, out)
-    except OSError as exc:
-        raise UserError(f"cannot write {out}: {exc.strerror}", prog=PROG) from None
+    out = write_json(Path(args.out) if args.out else Path(args.run) / "eval.json", res, PROG)
     a = res["avg"]
     print(f"{out}: avg std {a['std_error']:.4f} bndy {a['bndy_error']:.4f} rob {a['rob_error']:.4f}; "
           f"worst rob {res['worst']['rob_error']:.4f}")

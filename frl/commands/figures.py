@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 from ..errors import UserError
+from ..jsonio import write_json
 from ..parsing import whole
 
 PROG = "frl figures"
@@ -28,13 +28,6 @@ def register(sub) -> None:
     p.add_argument("--runs", default="runs", help="run directories for figures and tables drawn from runs "
                                                   "(default runs; for fig3 the ablation's --out)")
     p.set_defaults(func=run)
-
-
-def _atomic_write_json(path: Path, obj) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w") as fh:
-        json.dump(obj, fh)
-    os.replace(tmp, path)
 
 
 def _cached(path: Path, seed: int):
@@ -66,7 +59,7 @@ def draw_one(spec, out: Path, seed: int, recompute: bool, runs: str, compute_mis
                            progress=lambda msg: print(f"{spec.id}: {msg}", file=sys.stderr, flush=True))
         if spec.source == "simulation":
             print(f"{spec.id}: computed in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-        _atomic_write_json(json_path, res)
+        write_json(json_path, res, PROG, indent=None)
     paths = [json_path, *style.save(spec.draw(res), out, spec.id)]
     if spec.markdown is not None:
         md = out / f"{spec.id}.md"

@@ -17,6 +17,7 @@ import tomllib
 from pathlib import Path
 
 from ..errors import UserError
+from ..jsonio import write_json
 
 PROG = "frl run"
 
@@ -103,14 +104,12 @@ def run(args) -> int:
         group = Path(args.runs) / parts[0]["run"]["table"]
         summary = {p["run"]["name"]: summarise(json.loads((group / p["run"]["name"] / "eval.json").read_text()))
                    for p in parts}
-        (group / "summary.json").write_text(json.dumps(summary, indent=2))
+        write_json(group / "summary.json", summary, PROG)
         print(f"{group}/summary.json", file=sys.stderr)
     return 0
 
 
 def run_one(cfg: dict, args) -> int:
-    import json
-
     from .. import cli
     from .evaluate import evaluate_run
 
@@ -129,7 +128,7 @@ def run_one(cfg: dict, args) -> int:
         raise UserError(str(exc), prog=PROG) from None
     res["config_file"] = str(args.config)
     res["row"] = cfg["run"].get("row")
-    (out / "eval.json").write_text(json.dumps(res, indent=2))
+    write_json(out / "eval.json", res, PROG)
     print(f"{out}/eval.json", file=sys.stderr)
     if "certify" in cfg:
         from .certify import certify_run
@@ -142,6 +141,6 @@ def run_one(cfg: dict, args) -> int:
                                    data_dir=args.data_dir)
             except (ValueError, KeyError) as exc:
                 raise UserError(f"[certify] of {args.config}: {exc}", prog=PROG) from None
-            (out / "certify.json").write_text(json.dumps(cert, indent=2))
+            write_json(out / "certify.json", cert, PROG)
         print(f"{out}/certify.json", file=sys.stderr)
     return 0
