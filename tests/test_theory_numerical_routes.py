@@ -92,3 +92,14 @@ def test_no_direction_beats_w_proportional_to_one(d, K, sigma, eta, frac, seed):
                           bounds=(-20 * sigma * np.sqrt(d), 20 * sigma * np.sqrt(d)), method="bounded",
                           options={"xatol": 1e-10})
     assert res.fun >= best - 1e-9
+
+
+@pytest.mark.parametrize("d,m,K,sigma,eta,eps,gamma", [(2, 3, 1.5, 1.0, 0.8, 0.4, 0.3), (1, 1, 2.0, 1.0, 1.0, 0.5, 0.1)])
+def test_theorem3_closed_forms_against_monte_carlo(d, m, K, sigma, eta, eps, gamma):
+    """D' (Eq. 19): sample all d + m coordinates and classify with the optimal natural / robust classifiers."""
+    theta = np.concatenate([np.full(d, eta), np.full(m, gamma)])
+    r_nat, r_rob = gt.theorem3_R_nat(d, K, sigma, eta, eps, m, gamma)
+    for r, e in ((r_nat, 0.0), (r_rob, eps)):
+        w, b = gt.optimal_classifier(d, K, sigma, eta, e, m, gamma)
+        est, se = gt.monte_carlo_class_errors(w, b, theta, sigma, K, n=200_000, seed=11)
+        assert np.all(np.abs(est - r) < 4 * se)
