@@ -392,6 +392,36 @@ def train(cfg: TrainConfig, log=print) -> dict:
     return last_test
 
 
+def load_trained(run_dir, split="test", data_dir=None, device=None, limit=None):
+    """A run directory's final model (plain fp32 module, eval mode) and one split of its data.
+
+    Returns (cfg, model, data, train_data, checkpoint). Raises ValueError when the directory
+    holds no model, DatasetError when the data cannot be loaded.
+    """
+    rd = RunDir(run_dir)
+    if not rd.path.is_dir():
+        raise ValueError(f"{run_dir} is not a directory")
+    if not rd.config_path.exists() or not rd.checkpoint_path.exists():
+        raise ValueError(f"{run_dir} has no model (config.json and checkpoint.pt are needed)")
+    from .config import config_from_dict
+
+    cfg = config_from_dict(rd.read_config())
+    if data_dir is not None:
+        cfg.data_dir = data_dir
+    cfg.download = False
+    if device is None:
+        device = cfg.device if (cfg.device == "cpu" or torch.cuda.is_available()) else "cpu"
+    ckpt = rd.load_checkpoint(map_location=device)
+    train_data, val, test = load_data(cfg)
+    data = test if split == "test" else val
+    if limit is not None:
+        data = data.subset(torch.arange(min(int(limit), len(data))))
+    model = make_model(cfg, train_data.num_classes, train_data.x.shape[1]).to(device)
+    model.load_state_dict(ckpt["model"])
+    model.eval()
+    return cfg, model, data, train_data, ckpt
+
+
 def main(argv=None) -> int:
     """``python -m deep.train`` = ``frl train``."""
     from frl.cli import main as frl_main

@@ -35,29 +35,13 @@ def register(sub) -> None:
 
 def certify_run(run_dir, sigma, radius=0.5, n=100_000, n0=100, alpha=0.001, split="test", limit=None,
                 batch_size=1000, device=None, data_dir=None, seed=0, with_predict=False, progress=None) -> dict:
-    import torch
-
     from deep.certify import certify_dataset, check_params
-    from deep.config import config_from_dict
     from deep.data import to_input
-    from deep.run_dir import RunDir
-    from deep.train import load_data, make_model
+    from deep.train import load_trained
 
     check_params(sigma, radius, n, n0, alpha)
-    rd = RunDir(run_dir)
-    if not rd.config_path.exists() or not rd.checkpoint_path.exists():
-        raise ValueError(f"{run_dir} has no model (config.json and checkpoint.pt are needed)")
-    cfg = config_from_dict(rd.read_config())
-    if data_dir is not None:
-        cfg.data_dir = data_dir
-    cfg.download = False
-    device = device or ("cuda" if cfg.device.startswith("cuda") and torch.cuda.is_available() else "cpu")
-    train_data, val, test = load_data(cfg)
-    data = test if split == "test" else val
-    if limit is not None:
-        data = data.subset(torch.arange(min(int(limit), len(data))))
-    model = make_model(cfg, train_data.num_classes, train_data.x.shape[1]).to(device)
-    model.load_state_dict(rd.load_checkpoint(map_location=device)["model"])
+    cfg, model, data, train_data, _ = load_trained(run_dir, split, data_dir, device, limit)
+    device = next(model.parameters()).device
     res = certify_dataset(model, to_input(data.x).to(device), data.y, sigma, radius, n, n0, alpha,
                           train_data.num_classes, batch_size, seed, train_data.class_names, progress, with_predict)
     return {"run": str(run_dir), "split": split, "method": cfg.method, "train_sigma": cfg.sigma, **res}

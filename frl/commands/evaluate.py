@@ -44,40 +44,20 @@ def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="
     """
     import torch
 
-    from deep.config import config_from_dict
     from deep.data import BatchLoader
     from deep.evaluate import evaluate_classwise
-    from deep.run_dir import RunDir
-    from deep.train import default_eval_step, eval_attack, load_data, make_model
+    from deep.train import default_eval_step, eval_attack, load_trained
 
     if attack not in ATTACKS:
         raise ValueError(f"unknown attack {attack!r}; choose from {', '.join(ATTACKS)}")
-
-    rd = RunDir(run_dir)
-    if not rd.path.is_dir():
-        raise ValueError(f"{run_dir} is not a directory")
-    if not rd.config_path.exists() or not rd.checkpoint_path.exists():
-        raise ValueError(f"{run_dir} has no model (config.json and checkpoint.pt are needed)")
-    cfg = config_from_dict(rd.read_config())
-    if data_dir is not None:
-        cfg.data_dir = data_dir
-    cfg.download = False
-    eps = cfg.eps if eps is None else eps
-    norm = norm or cfg.norm
     if steps < 1:
         raise ValueError(f"steps == {steps}, must be >= 1")
+    cfg, model, data, train_data, ckpt = load_trained(run_dir, split, data_dir, device, limit)
+    device = next(model.parameters()).device
+    eps = cfg.eps if eps is None else eps
+    norm = norm or cfg.norm
     if eps <= 0:
         raise ValueError(f"eps == {eps:g}, must be > 0")
-    if device is None:
-        device = cfg.device if (cfg.device == "cpu" or torch.cuda.is_available()) else "cpu"
-    ckpt = rd.load_checkpoint(map_location=device)
-    train_data, val, test = load_data(cfg)
-    data = test if split == "test" else val
-    if limit is not None:
-        data = data.subset(torch.arange(min(int(limit), len(data))))
-    model = make_model(cfg, train_data.num_classes, train_data.x.shape[1]).to(device)
-    model.load_state_dict(ckpt["model"])
-    model.eval()
     step_size = step_size if step_size is not None else default_eval_step(eps, norm)
     pgd_info = {"name": "pgd", "norm": norm, "eps": eps, "steps": steps, "step_size": step_size,
                 "random_start": True, "seed": seed, "precision": "fp32"}
