@@ -235,10 +235,10 @@ def _training_model(run):
     return model
 
 
-def _progress(cfg: TrainConfig, total: int, epoch: int):
+def _progress(cfg: TrainConfig, total: int, epoch: int, main_process: bool = True):
     from tqdm.auto import tqdm
 
-    enabled = cfg.progress if cfg.progress is not None else sys.stderr.isatty()
+    enabled = main_process and (cfg.progress if cfg.progress is not None else sys.stderr.isatty())
     return tqdm(total=total, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not enabled,
                 leave=False, dynamic_ncols=True)
 
@@ -250,8 +250,7 @@ def _train_epoch(cfg, run, epoch):
     loss_sum = torch.zeros((), device=run["device"], dtype=torch.float64)
     seen = 0
     t0 = time.perf_counter()
-    bar = _progress(cfg, len(loader), epoch) if run["dist"].main else _progress(
-        TrainConfig(progress=False), len(loader), epoch)
+    bar = _progress(cfg, len(loader), epoch, run["dist"].main)
     amp = torch.autocast(run["device"].type, dtype=torch.bfloat16, enabled=run["fast"])
     world = run["dist"].world
     for x, y in loader:

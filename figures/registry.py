@@ -107,8 +107,7 @@ for _tid, _what in (("table4", "CIFAR-10, PreAct-ResNet18"), ("table5", "CIFAR-1
     _SPECS.append(FigureSpec(_tid, f"Table {_tid[5:]}: class-wise natural vs PGD-AT and difference, {_what}",
                              _lazy("figures.classwise", "draw_classwise_table"), _classwise_table(_tid), "runs",
                              _lazy("figures.classwise", "classwise_table_markdown")))
-_SPECS.sort(key=lambda s: (not s.id.startswith("fig"), s.id.startswith("theory"), int("".join(
-    c for c in s.id if c.isdigit()) or 0)))
+_SPECS.sort(key=lambda s: (not s.id.startswith("fig"), int(s.id.lstrip("figtable"))))  # fig1..fig7, table1..table8
 _SPECS += [
     FigureSpec("theory_errors_vs_eps", "Theorems 1-2: class-wise errors of f_nat and f_rob as eps grows",
                _lazy("figures.theory", "draw_errors_vs_eps"), _theory("errors_vs_eps"), "theory"),
