@@ -6,7 +6,8 @@
 set -euo pipefail
 OUT=${OUT:-out}
 mkdir -p "$OUT"
-pip install -e . --no-deps -q 2>/dev/null || export PYTHONPATH=$PWD
+export PYTHONPATH=$PWD  # the GPU image has torch but no network: run from the tree, no install
+python -c "import tqdm, scipy, sklearn" 2>/dev/null || echo "note: tqdm/scipy/scikit-learn missing (not needed here)"
 nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$OUT/gpu.txt"
 python benchmarks/epoch_time.py --results "$OUT/benchmarks" 2>&1 | tee "$OUT/epoch_time.txt"
 python benchmarks/parity.py --epochs 3 --out "$OUT/parity" 2>&1 | tail -20 | tee "$OUT/parity.txt"

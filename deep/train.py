@@ -235,10 +235,27 @@ def _training_model(run):
     return model
 
 
-def _progress(cfg: TrainConfig, total: int, epoch: int, main_process: bool = True):
-    from tqdm.auto import tqdm
+class _NoBar:
+    """Stands in for tqdm where it is missing (e.g. a bare GPU image) or the bar is off."""
 
+    disable = True
+
+    def set_postfix(self, **_):
+        pass
+
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress(cfg: TrainConfig, total: int, epoch: int, main_process: bool = True):
     enabled = main_process and (cfg.progress if cfg.progress is not None else sys.stderr.isatty())
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return _NoBar()
     return tqdm(total=total, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not enabled,
                 leave=False, dynamic_ncols=True)
 
