@@ -46,33 +46,13 @@ def _theory(name):
     return compute
 
 
-def _summary(table_id):
+def _from_runs(name, *ids):
+    """compute(runs=...) -> figures.results.<name>(*ids, runs): results read from run directories."""
+
     def compute(runs, **_):
-        return _lazy("figures.results", "summary_table")(table_id, runs)
+        return _lazy("figures.results", name)(*ids, runs)
 
     return compute
-
-
-def _fig3_compute(runs, **_):
-    return _lazy("figures.results", "ablation_fig3")(runs)
-
-
-def _classwise_fig(fig_id):
-    def compute(runs, **_):
-        return _lazy("figures.results", "classwise_figure")(fig_id, runs)
-
-    return compute
-
-
-def _classwise_table(table_id):
-    def compute(runs, **_):
-        return _lazy("figures.results", "classwise_table")(table_id, runs)
-
-    return compute
-
-
-def _fig4_compute(runs, **_):
-    return _lazy("figures.results", "smoothing_figure")(runs)
 
 
 _CLASSWISE = {
@@ -82,30 +62,30 @@ _CLASSWISE = {
     "fig7": "Figure 7: the same on SVHN, PreAct-ResNet18",
 }
 _SPECS = [
-    FigureSpec("fig1", _CLASSWISE["fig1"], _lazy("figures.classwise", "draw_classwise_figure"), _classwise_fig("fig1"),
+    FigureSpec("fig1", _CLASSWISE["fig1"], _lazy("figures.classwise", "draw_classwise_figure"), _from_runs("classwise_figure", "fig1"),
                "runs"),
     FigureSpec("fig2", "Figure 2: natural vs adversarial LR and MLP on the Gaussian mixture (simulation)",
                _lazy("figures.fig2", "draw_fig2"), _fig2_compute, "simulation"),
     FigureSpec("fig3", "Figure 3: one class's errors vs its boundary weight and its margin (frl ablation fig3)",
-               _lazy("figures.fig3", "draw_fig3"), _fig3_compute, "runs"),
+               _lazy("figures.fig3", "draw_fig3"), _from_runs("ablation_fig3"), "runs"),
     FigureSpec("fig4", "Figure 4: randomized smoothing, class-wise certified errors; CIFAR-10 (frl certify)",
-               _lazy("figures.classwise", "draw_smoothing_figure"), _fig4_compute, "runs"),
+               _lazy("figures.classwise", "draw_smoothing_figure"), _from_runs("smoothing_figure"), "runs"),
 ]
 for _fid in ("fig5", "fig6", "fig7"):
     _SPECS.append(FigureSpec(_fid, _CLASSWISE[_fid], _lazy("figures.classwise", "draw_classwise_figure"),
-                             _classwise_fig(_fid), "runs"))
+                             _from_runs("classwise_figure", _fid), "runs"))
 _SPECS.append(FigureSpec("table1", "Table 1: natural vs PGD-AT for cat, dog, car, ship; CIFAR-10 (paper vs ours)",
-                         _lazy("figures.classwise", "draw_classwise_table"), _classwise_table("table1"), "runs",
+                         _lazy("figures.classwise", "draw_classwise_table"), _from_runs("classwise_table", "table1"), "runs",
                          _lazy("figures.classwise", "classwise_table_markdown")))
 for _tid, _what in (("table2", "CIFAR-10, PreAct-ResNet18"), ("table3", "SVHN, PreAct-ResNet18"),
                     ("table7", "CIFAR-10, WRN-28-10"), ("table8", "SVHN, WRN-28-10")):
     _SPECS.append(FigureSpec(_tid, f"Table {_tid[5:]}: average & worst-class errors, {_what} (paper vs ours)",
-                             _lazy("figures.tables", "draw_summary_table"), _summary(_tid), "runs",
+                             _lazy("figures.tables", "draw_summary_table"), _from_runs("summary_table", _tid), "runs",
                              _lazy("figures.tables", "summary_table_markdown")))
 for _tid, _what in (("table4", "CIFAR-10, PreAct-ResNet18"), ("table5", "CIFAR-10, WRN-28-10"),
                     ("table6", "SVHN, PreAct-ResNet18")):
     _SPECS.append(FigureSpec(_tid, f"Table {_tid[5:]}: class-wise natural vs PGD-AT and difference, {_what}",
-                             _lazy("figures.classwise", "draw_classwise_table"), _classwise_table(_tid), "runs",
+                             _lazy("figures.classwise", "draw_classwise_table"), _from_runs("classwise_table", _tid), "runs",
                              _lazy("figures.classwise", "classwise_table_markdown")))
 _SPECS.sort(key=lambda s: (not s.id.startswith("fig"), int(s.id.lstrip("figtable"))))  # fig1..fig7, table1..table8
 _SPECS += [

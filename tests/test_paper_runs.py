@@ -91,7 +91,9 @@ def test_bad_config_input(tmp_path, capsys):
     bad.write_text("[run\n")
     assert main(["run", str(bad)]) == 2
     assert "not valid TOML" in capsys.readouterr().err
-    with pytest.raises(Exception):
+    from frl.errors import UserError
+
+    with pytest.raises(UserError, match="not valid TOML"):
         load_config(bad)
 
 
