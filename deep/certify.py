@@ -82,14 +82,17 @@ def certify_dataset(model, x_all, y_all, sigma, radius, n, n0, alpha, num_classe
     """CERTIFY (and, if asked, PREDICT) every example; class-wise certified standard / robust errors at ``radius``."""
     check_params(sigma, radius, n, n0, alpha)
     model.eval()
+    # CERTIFY and PREDICT draw from separate noise streams, so that asking for PREDICT leaves the
+    # certified numbers unchanged (CERTIFY's stream is seeded by ``seed`` alone, as before)
     g = torch.Generator().manual_seed(seed)
+    g_predict = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 1]).generate_state(1)[0]))
     preds, radii, smoothed = [], [], []
     for i in range(len(y_all)):
         c, r = certify(model, x_all[i], sigma, n0, n, alpha, num_classes, batch_size, g)
         preds.append(c)
         radii.append(r)
         if with_predict:
-            smoothed.append(predict(model, x_all[i], sigma, n, alpha, num_classes, batch_size, g))
+            smoothed.append(predict(model, x_all[i], sigma, n, alpha, num_classes, batch_size, g_predict))
         if progress is not None:
             progress(i + 1, len(y_all))
     y = np.asarray(y_all.cpu() if torch.is_tensor(y_all) else y_all)

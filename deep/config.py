@@ -18,6 +18,10 @@ METHODS = ("natural", "pgd_at", "trades", "baseline_reweight", "frl_reweight", "
            "gaussian_noise")
 FINETUNE = ("baseline_reweight", "frl_reweight", "frl_remargin", "frl_reweight_remargin")
 NORMS = ("linf", "l2")
+LR_SCHEDULES = ("step", "onecycle")
+FRL_LOSSES = ("trades", "pgd_at")
+REMARGIN_RULES = ("absolute", "relative")
+CHECKPOINTS = ("last", "best")
 
 # The paper's settings (Appendix A.1, Section 5.1): 200 epochs, SGD lr 0.1, momentum 0.9,
 # weight decay 5e-4, lr x0.1 at epochs 100 and 150, batch 128, PGD-10 with step 2/255 at
@@ -31,6 +35,11 @@ DATASET_DEFAULTS = {
 
 # Settings that may differ between a run and its resumption.
 RUNTIME_KEYS = frozenset({"out", "resume", "device", "data_dir", "download", "progress", "fast", "compile"})
+
+# Settings added after runs were first written: a saved config without them had these values,
+# so an older run directory still resumes.
+LEGACY_DEFAULTS = {"lr_schedule": "step", "lr_peak_at": 0.4, "frl_loss": "trades", "remargin_rule": "absolute",
+                   "init_checkpoint": "last"}
 
 
 @dataclass
@@ -64,6 +73,10 @@ class TrainConfig:
     normalize: bool = False
     progress: bool | None = None
     lr_step_every: int = 0  # > 0: lr x lr_gamma every N epochs (FRL: 40) instead of the milestones
+    # "step": per-epoch decays (milestones / lr_step_every); "onecycle": per-iteration piecewise-linear
+    # 0 -> lr at lr_peak_at of the iterations -> 0 (Smith 2018; Wong et al. 2020's cyclic schedule)
+    lr_schedule: str = "step"
+    lr_peak_at: float = 0.4
     # the fast path (default: on for CUDA, off for CPU): bf16 autocast, channels_last, fused SGD;
     # torch.compile (default: with fast on CUDA). Evaluation always runs in fp32 without compile.
     fast: bool | None = None
@@ -71,6 +84,7 @@ class TrainConfig:
     eval_random_start: bool = True
     # fine-tuning methods (FRL, Baseline Reweight) start from a pretrained run
     init: str | None = None
+    init_checkpoint: str = "last"  # which checkpoint of --init: last, or best by validation robust error
     tau1: float = 0.05
     tau2: float = 0.05
     alpha1: float = 0.05
@@ -80,6 +94,11 @@ class TrainConfig:
     phi_limit: float = 0.5
     eps_cap: float | None = None  # default 2 eps (paper) / 3 eps (authors)
     bndy_metric: str = "per_sample"
+    # FRL's loss: "trades" (CE + beta KL, Section 4.1) or "pgd_at" (clean CE + beta adversarial CE)
+    frl_loss: str = "trades"
+    # Remargin: "absolute" (Eq. 11 as printed, R_bndy(f,i) - tau2) or "relative" (the constraint of
+    # Eq. 6/9: R_bndy(f,i) - R_bndy(f) - tau2, eps_i never below eps)
+    remargin_rule: str = "absolute"
     # fixed per-class factors (Figure 3's ablation): {class name or index: factor}
     class_bndy_weight: dict = field(default_factory=dict)
     class_eps: dict = field(default_factory=dict)
@@ -111,6 +130,14 @@ class TrainConfig:
             (self.test_every >= 0, f"test_every == {self.test_every}, must be >= 0"),
             (self.device == "cpu" or self.device.startswith("cuda"), f"device == {self.device!r}, must be cpu or cuda"),
             (self.lr_step_every >= 0, f"lr_step_every == {self.lr_step_every}, must be >= 0"),
+            (self.lr_schedule in LR_SCHEDULES, f"lr_schedule == {self.lr_schedule!r}, must be one of "
+                                               f"{', '.join(LR_SCHEDULES)}"),
+            (0 <= self.lr_peak_at < 1, f"lr_peak_at == {self.lr_peak_at:g}, must be in [0, 1)"),
+            (self.frl_loss in FRL_LOSSES, f"frl_loss == {self.frl_loss!r}, must be one of {', '.join(FRL_LOSSES)}"),
+            (self.remargin_rule in REMARGIN_RULES, f"remargin_rule == {self.remargin_rule!r}, must be one of "
+                                                   f"{', '.join(REMARGIN_RULES)}"),
+            (self.init_checkpoint in CHECKPOINTS, f"init_checkpoint == {self.init_checkpoint!r}, must be one of "
+                                                  f"{', '.join(CHECKPOINTS)}"),
             (self.tau1 > 0, f"tau1 == {self.tau1:g}, must be > 0"),
             (self.tau2 > 0, f"tau2 == {self.tau2:g}, must be > 0"),
             (self.alpha1 >= 0, f"alpha1 == {self.alpha1:g}, must be >= 0"),
@@ -141,6 +168,7 @@ class TrainConfig:
     def differences(self, other: dict) -> list[str]:
         """Settings (other than runtime ones) whose values differ from a saved config."""
         mine = self.to_dict()
+        other = {**LEGACY_DEFAULTS, **other}
         return [f"{k}: saved {other.get(k)!r}, now {mine[k]!r}" for k in mine
                 if k not in RUNTIME_KEYS and other.get(k) != mine[k]]
 
@@ -190,8 +218,15 @@ def add_train_arguments(p: argparse.ArgumentParser, number, whole) -> None:
                    help="random start of the evaluation PGD (default on)")
     p.add_argument("--lr-step-every", type=whole, default=None,
                    help="lr x lr-gamma every N epochs instead of the milestones (FRL default 40)")
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="step",
+                   help="step: per-epoch decays (milestones or --lr-step-every; default); onecycle: per-iteration "
+                        "linear warm-up from 0 to --lr, then linear decay to 0 (Wong et al. 2020)")
+    p.add_argument("--lr-peak-at", type=number, default=0.4,
+                   help="onecycle: fraction of the iterations at which the lr peaks (default 0.4)")
     g = p.add_argument_group("FRL and Baseline Reweight (fine-tuning from --init)")
     g.add_argument("--init", default=None, help="pretrained run directory or checkpoint file to start from")
+    g.add_argument("--init-checkpoint", choices=CHECKPOINTS, default="last",
+                   help="which checkpoint of the --init run: last (default) or best (validation robust error)")
     g.add_argument("--tau1", type=number, default=0.05, help="standard-error constraint tau1 > 0 (default 0.05)")
     g.add_argument("--tau2", type=number, default=0.05, help="boundary-error constraint tau2 > 0 (default 0.05)")
     g.add_argument("--alpha1", type=number, default=0.05, help="multiplier step alpha1 >= 0 (default 0.05)")
@@ -206,6 +241,12 @@ def add_train_arguments(p: argparse.ArgumentParser, number, whole) -> None:
     g.add_argument("--bndy-metric", choices=("per_sample", "accdiff"), default="per_sample",
                    help="boundary error driving the multipliers: per-sample (ours) or clean minus attacked "
                         "accuracy (the authors')")
+    g.add_argument("--frl-loss", choices=FRL_LOSSES, default="trades",
+                   help="FRL loss: trades = CE + beta KL (Section 4.1; default), pgd_at = clean CE + beta "
+                        "adversarial CE (the loss of the PGD-AT start)")
+    g.add_argument("--remargin-rule", choices=REMARGIN_RULES, default="absolute",
+                   help="Remargin: absolute = Eq. 11 as printed (R_bndy(f,i) - tau2; default), relative = the "
+                        "constraint of Eq. 9 (R_bndy(f,i) - R_bndy(f) - tau2), eps_i >= eps")
     g.add_argument("--class-bndy-weight", action="append", default=[], metavar="CLASS=F",
                    help="fixed boundary-loss weight factor for one class (repeatable; Figure 3)")
     g.add_argument("--class-eps", action="append", default=[], metavar="CLASS=F",
@@ -268,10 +309,13 @@ def config_from_args(args) -> TrainConfig:
         normalize=args.normalize,
         progress=args.progress,
         lr_step_every=d.get("lr_step_every", 0) if args.lr_step_every is None else args.lr_step_every,
+        lr_schedule=args.lr_schedule,
+        lr_peak_at=args.lr_peak_at,
         fast=args.fast,
         compile=args.compile,
         eval_random_start=args.eval_random_start,
         init=args.init,
+        init_checkpoint=args.init_checkpoint,
         tau1=args.tau1,
         tau2=args.tau2,
         alpha1=args.alpha1,
@@ -281,6 +325,8 @@ def config_from_args(args) -> TrainConfig:
         phi_limit=args.phi_limit,
         eps_cap=args.eps_cap,
         bndy_metric=args.bndy_metric,
+        frl_loss=args.frl_loss,
+        remargin_rule=args.remargin_rule,
         class_bndy_weight=_factors(args.class_bndy_weight, "--class-bndy-weight"),
         class_eps=_factors(args.class_eps, "--class-eps"),
     )
@@ -289,4 +335,4 @@ def config_from_args(args) -> TrainConfig:
 
 def config_from_dict(d: dict) -> TrainConfig:
     known = {f.name for f in fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in d.items() if k in known})
+    return TrainConfig(**{k: v for k, v in {**LEGACY_DEFAULTS, **d}.items() if k in known})

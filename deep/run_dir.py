@@ -5,6 +5,8 @@
 * ``checkpoint.pt`` - one dict of everything needed to continue (model, optimiser,
   scheduler, RNG states, method state, config), written to a temporary file and renamed
   over the old one, so a kill at any moment leaves either the old or the new checkpoint.
+* ``best.pt`` - the model of the epoch with the lowest validation robust error (written the
+  same way); ``frl eval --checkpoint best`` evaluates it.
 
 On resume, metrics lines of epochs after the checkpoint (written before a kill but not
 covered by a checkpoint) and a torn last line are dropped, so the file matches what an
@@ -43,6 +45,7 @@ class RunDir:
     CONFIG = "config.json"
     METRICS = "metrics.jsonl"
     CHECKPOINT = "checkpoint.pt"
+    BEST = "best.pt"
 
     def __init__(self, path):
         self.path = Path(path)
@@ -58,6 +61,10 @@ class RunDir:
     @property
     def checkpoint_path(self) -> Path:
         return self.path / self.CHECKPOINT
+
+    @property
+    def best_path(self) -> Path:
+        return self.path / self.BEST
 
     def holds_run(self) -> bool:
         return self.checkpoint_path.exists() or self.metrics_path.exists()
@@ -117,10 +124,17 @@ class RunDir:
         torch.save(state, tmp)
         _fsync_replace(tmp, self.checkpoint_path)
 
-    def load_checkpoint(self, map_location="cpu") -> dict | None:
-        if not self.checkpoint_path.exists():
+    def save_best(self, state: dict) -> None:
+        """The model of the epoch with the lowest validation robust error so far (atomic, like the checkpoint)."""
+        tmp = self.best_path.with_suffix(".pt.tmp")
+        torch.save(state, tmp)
+        _fsync_replace(tmp, self.best_path)
+
+    def load_checkpoint(self, map_location="cpu", best: bool = False) -> dict | None:
+        path = self.best_path if best else self.checkpoint_path
+        if not path.exists():
             return None
         try:
-            return torch.load(self.checkpoint_path, map_location=map_location, weights_only=False)
+            return torch.load(path, map_location=map_location, weights_only=False)
         except Exception as exc:
-            raise ValueError(f"{self.checkpoint_path} is unreadable ({type(exc).__name__})") from None
+            raise ValueError(f"{path} is unreadable ({type(exc).__name__})") from None

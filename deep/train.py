@@ -90,7 +90,7 @@ def train_attack(cfg: TrainConfig) -> PGD:
     TRADES and FRL maximise the KL to the clean prediction from TRADES' small Gaussian start;
     PGD-AT and the baseline maximise cross-entropy from a uniform random start.
     """
-    kl = MethodName(cfg.method) in KL_ATTACK_METHODS
+    kl = MethodName(cfg.method) in KL_ATTACK_METHODS and not (cfg.method.startswith("frl") and cfg.frl_loss == "pgd_at")
     return PGD(eps=cfg.eps, steps=cfg.attack_steps, rel_step=cfg.step_size / cfg.eps if cfg.eps > 0 else None,
                norm=cfg.norm, random_start=not kl, loss="kl" if kl else "ce", mode=cfg.attack_mode)
 
@@ -139,9 +139,10 @@ def load_init(cfg: TrainConfig, model) -> None:
     from pathlib import Path
 
     path = Path(cfg.init)
-    ckpt_path = path / RunDir.CHECKPOINT if path.is_dir() else path
+    name = RunDir.BEST if cfg.init_checkpoint == "best" else RunDir.CHECKPOINT
+    ckpt_path = path / name if path.is_dir() else path
     if not ckpt_path.exists():
-        raise ValueError(f"--init {cfg.init}: no checkpoint there (train one with `frl train --method pgd_at ...`)")
+        raise ValueError(f"--init {cfg.init}: no {name} there (train one with `frl train --method pgd_at ...`)")
     try:
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         state, saved = ckpt["model"], ckpt.get("config", {})
@@ -166,6 +167,30 @@ def _fused_sgd(params, cfg, device):
         except (TypeError, RuntimeError):
             pass
     return torch.optim.SGD(params, **kwargs)
+
+
+def onecycle_factor(step: int, total: int, peak_at: float) -> float:
+    """The one-cycle learning-rate factor at iteration ``step`` of ``total`` (0-based).
+
+    Piecewise linear through (0, 0), (peak_at total, 1), (total, 0), read at the middle of the
+    iteration: the triangular cyclic schedule of Smith (2018, arXiv:1803.09820) as Wong, Rice and
+    Kolter (2020, arXiv:2001.03994) use it for fast adversarial training (peak at 2/5).
+    """
+    u, peak = step + 0.5, peak_at * total
+    if u <= peak:
+        return u / peak
+    return max(0.0, (total - u) / (total - peak))
+
+
+def lr_scheduler(cfg: TrainConfig, opt, batches_per_epoch: int):
+    """Per-epoch step decays (``step``) or the per-iteration one-cycle schedule (``onecycle``)."""
+    if cfg.lr_schedule == "onecycle":
+        total = cfg.epochs * batches_per_epoch
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda t: onecycle_factor(t, total, cfg.lr_peak_at))
+    if cfg.lr_step_every:
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_step_every, gamma=cfg.lr_gamma)
+    milestones = sorted({max(1, round(f * cfg.epochs)) for f in cfg.lr_milestones})
+    return torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=cfg.lr_gamma)
 
 
 def build_run(cfg: TrainConfig):
@@ -194,13 +219,10 @@ def build_run(cfg: TrainConfig):
         model = model.to(memory_format=torch.channels_last)
     opt = _fused_sgd(model.parameters(), cfg, device) if fast else torch.optim.SGD(
         model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    if cfg.lr_step_every:
-        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_step_every, gamma=cfg.lr_gamma)
-    else:
-        milestones = sorted({max(1, round(f * cfg.epochs)) for f in cfg.lr_milestones})
-        sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=cfg.lr_gamma)
     method = build_method(cfg, train_data.class_names)
     shard = dict(device=device, rank=dist_info.rank, world=dist_info.world)
+    train_loader = BatchLoader(train_data, cfg.batch_size, shuffle=True, seed=cfg.seed, channels_last=fast, **shard)
+    sched = lr_scheduler(cfg, opt, len(train_loader))
     probe = None
     if getattr(method, "controller_split", "val") == "train":
         # a fixed probe of the training split, as large as the validation split, for the controller
@@ -212,13 +234,13 @@ def build_run(cfg: TrainConfig):
         "fast": fast,
         "compile": use_compile,
         "data": (train_data, val, test),
-        "train_loader": BatchLoader(train_data, cfg.batch_size, shuffle=True, seed=cfg.seed, channels_last=fast,
-                                    **shard),
+        "train_loader": train_loader,
         "val_loader": BatchLoader(val, 500, shuffle=False, **shard),
         "test_loader": BatchLoader(test, 500, shuffle=False, **shard),
         "model": model,  # the plain module: evaluation, checkpoints
         "optimizer": opt,
         "scheduler": sched,
+        "lr_per_batch": cfg.lr_schedule == "onecycle",
         "method": method,
         "probe_loader": probe,
     }
@@ -281,6 +303,8 @@ def _train_epoch(cfg, run, epoch):
         else:
             loss.backward()
         opt.step()
+        if run["lr_per_batch"]:
+            run["scheduler"].step()
         loss_sum += loss.detach().double() * len(y)
         seen += len(y)
         if not bar.disable:  # reading the loss synchronises; only pay for it when a bar is shown
@@ -338,7 +362,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
     def controller_view(val):
         return _evaluate(cfg, run, "probe") if run["probe_loader"] is not None else val
 
-    start, last_val, last_test, last_ctrl = 0, None, None, None
+    start, last_val, last_test, last_ctrl, best_rob = 0, None, None, None, None
     if ckpt is not None:
         if cfg.differences(ckpt["config"]):
             raise ValueError(f"--resume: the checkpoint in {cfg.out} is from another configuration "
@@ -351,6 +375,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
         _set_rng_state(ckpt["rng"])
         start, last_val, last_test = ckpt["epoch"] + 1, ckpt.get("last_val"), ckpt.get("last_test")
         last_ctrl = ckpt.get("last_ctrl")
+        best_rob = ckpt.get("best_val_rob")
         if main_process:
             rd.truncate_metrics(ckpt["epoch"])
         log(f"resuming {cfg.out} at epoch {start + 1}/{cfg.epochs}")
@@ -371,7 +396,8 @@ def train(cfg: TrainConfig, log=print) -> dict:
             kept = (f"the last good checkpoint (epoch {epoch}) is kept in {cfg.out}" if epoch > 0
                     else "no checkpoint had been written yet")
             raise TrainingDiverged(f"loss became {loss} in epoch {epoch + 1}; stopped, {kept}")
-        run["scheduler"].step()
+        if not run["lr_per_batch"]:
+            run["scheduler"].step()
         common = {"epoch": epoch, "loss": loss, "epoch_time": seconds, "images_per_s": seen / seconds, "lr": lr,
                   **method.log()}
         last_val = _evaluate(cfg, run, "val")
@@ -385,6 +411,14 @@ def train(cfg: TrainConfig, log=print) -> dict:
             continue
         for record in records:
             rd.append_metrics(record)
+        # the best checkpoint by validation robust error (robust overfitting, Rice et al. 2020,
+        # arXiv:2002.11569); never by the test split. Written before checkpoint.pt, so a kill between
+        # the two is repaired by redoing the epoch.
+        rob = last_val["avg"]["rob_error"]
+        if sum(last_val["n_per_class"]) > 0 and (best_rob is None or rob < best_rob):
+            best_rob = rob
+            rd.save_best({"epoch": epoch, "model": model.state_dict(), "val": last_val, "config": cfg.to_dict(),
+                          "class_names": list(run["data"][0].class_names)})
         rd.save_checkpoint({
             "epoch": epoch,
             "model": model.state_dict(),
@@ -398,6 +432,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
             "last_val": last_val,
             "last_test": last_test,
             "last_ctrl": last_ctrl,
+            "best_val_rob": best_rob,
         })
         log(f"epoch {epoch + 1}/{cfg.epochs}  loss {loss:.4f}  {seconds:.1f}s  "
             f"val std {last_val['avg']['std_error']:.3f} rob {last_val['avg']['rob_error']:.3f} "
@@ -408,12 +443,15 @@ def train(cfg: TrainConfig, log=print) -> dict:
     return last_test
 
 
-def load_trained(run_dir, split="test", data_dir=None, device=None, limit=None):
-    """A run directory's final model (plain fp32 module, eval mode) and one split of its data.
+def load_trained(run_dir, split="test", data_dir=None, device=None, limit=None, checkpoint="last"):
+    """A run directory's model (plain fp32 module, eval mode) and one split of its data.
 
-    Returns (cfg, model, data, train_data, checkpoint). Raises ValueError when the directory
-    holds no model, DatasetError when the data cannot be loaded.
+    ``checkpoint``: "last" (the final epoch's checkpoint.pt) or "best" (best.pt, the epoch with the
+    lowest validation robust error). Returns (cfg, model, data, train_data, checkpoint dict).
+    Raises ValueError when the directory holds no such model, DatasetError when the data cannot be loaded.
     """
+    if checkpoint not in ("last", "best"):
+        raise ValueError(f"checkpoint == {checkpoint!r}, must be last or best")
     rd = RunDir(run_dir)
     if not rd.path.is_dir():
         raise ValueError(f"{run_dir} is not a directory")
@@ -427,7 +465,13 @@ def load_trained(run_dir, split="test", data_dir=None, device=None, limit=None):
     cfg.download = False
     if device is None:
         device = cfg.device if (cfg.device == "cpu" or torch.cuda.is_available()) else "cpu"
-    ckpt = rd.load_checkpoint(map_location=device)
+    if checkpoint == "best":
+        if not rd.best_path.exists():
+            raise ValueError(f"{run_dir} has no {RunDir.BEST} (it was trained before best checkpoints were kept, "
+                             f"or has no validation split); use the last checkpoint")
+        ckpt = rd.load_checkpoint(map_location=device, best=True)
+    else:
+        ckpt = rd.load_checkpoint(map_location=device)
     train_data, val, test = load_data(cfg)
     data = test if split == "test" else val
     if limit is not None:

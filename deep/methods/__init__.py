@@ -41,7 +41,8 @@ def build(name, num_classes, eps, attack, cfg=None):
     return FRL(num_classes, eps, attack, reweight=name is not MethodName.FRL_REMARGIN,
                remargin=name is not MethodName.FRL_REWEIGHT, tau1=cfg.tau1, tau2=cfg.tau2, alpha1=cfg.alpha1,
                alpha2=cfg.alpha2, variant=cfg.frl_variant, beta=cfg.frl_beta, phi_limit=cfg.phi_limit,
-               eps_cap=cfg.eps_cap, decay_every=cfg.lr_step_every or 40, bndy_metric=cfg.bndy_metric)
+               eps_cap=cfg.eps_cap, decay_every=cfg.lr_step_every or 40, bndy_metric=cfg.bndy_metric,
+               loss=cfg.frl_loss, remargin_rule=cfg.remargin_rule)
 
 
 ATTACK_METHODS = {MethodName.PGD_AT, MethodName.TRADES} | FINETUNE_METHODS

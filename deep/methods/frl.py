@@ -18,10 +18,16 @@ Two variants of the update rules (``variant``):
     * class weights = the gradient of Eq. 9 with respect to the class-wise errors:
       w_i = 1/K + a_i phi^i - (1/K) sum_j a_j phi^j, a_i = 1 if class i violates its
       constraint now (the (.)^+ is active), clipped at 0 and normalised to sum 1;
-    * Remargin, Eq. 11 literally: eps_i <- eps_i exp(alpha2 (R_bndy(f,i) - tau2)), capped at
-      ``eps_cap`` (default 2 eps: the paper limits margins to 16/255 at eps = 8/255);
-    * loss: weighted CE + beta weighted KL with beta = 1 (Eq. 9 weighs R_nat and R_bndy equally);
-      each sample's PGD step is eps_i / 4.
+    * Remargin, Eq. 11 literally (``remargin_rule="absolute"``): eps_i <- eps_i exp(alpha2 (R_bndy(f,i) - tau2)),
+      capped at ``eps_cap`` (default 2 eps: the paper limits margins to 16/255 at eps = 8/255);
+      or (``remargin_rule="relative"``) with the violation of the constraint that Eq. 6 / 9 and
+      Algorithm 1 step 8 use, R_bndy(f,i) - R_bndy(f) - tau2, and eps_i kept in [eps, eps_cap]:
+      as printed, every class whose boundary error exceeds tau2 (at CIFAR-10 scale: all of them)
+      grows its radius every epoch;
+    * loss (``loss="trades"``): weighted CE + beta weighted KL with beta = 1 (Eq. 9 weighs R_nat
+      and R_bndy equally); each sample's PGD step is eps_i / 4. ``loss="pgd_at"`` keeps the loss of
+      a PGD-AT start instead: weighted clean CE (the R_nat weights) + beta weighted CE at the
+      cross-entropy PGD point (the R_bndy weights).
 
 ``"authors"`` - the released code (github hannxu123/fair_robust), as documented in the issue:
     * the boundary multiplier step is 2 alpha1; after each update phi is clipped at 0 and, if
@@ -50,6 +56,7 @@ __all__ = [
     "lagrangian_weights",
     "authors_weights",
     "remargin_paper",
+    "remargin_relative",
     "remargin_authors",
     "FRL",
     "BaselineReweight",
@@ -100,6 +107,17 @@ def remargin_paper(eps_class, bndy_class, alpha, tau, eps_cap):
     return grown.clamp(max=float(eps_cap))
 
 
+def remargin_relative(eps_class, bndy_class, bndy_avg, alpha, tau, eps, eps_cap):
+    """Eq. 11 with the constraint's violation: eps_i <- eps_i exp(alpha (R_bndy(f,i) - R_bndy(f) - tau)), in [eps, eps_cap].
+
+    Only a class whose boundary error exceeds the average by more than tau grows its radius;
+    a radius shrinks back (never below the base eps) once its class is inside the band.
+    """
+    eps_class = torch.as_tensor(eps_class, dtype=torch.float64)
+    grown = eps_class * torch.exp(alpha * violations(bndy_class, bndy_avg, tau))
+    return grown.clamp(min=float(eps), max=float(eps_cap))
+
+
 def remargin_authors(lam, bndy_class, bndy_avg, alpha, tau, eps, lo=0.98, hi=3.0):
     """The released code: lambda_i += alpha (R_bndy(f,i) - R_bndy(f) - tau); eps_i = eps clamp(exp(2 lambda_i), lo, hi)."""
     lam = torch.as_tensor(lam, dtype=torch.float64) + alpha * violations(bndy_class, bndy_avg, tau)
@@ -126,7 +144,7 @@ class FRL(Method):
 
     def __init__(self, num_classes, eps, attack, *, reweight=True, remargin=False, tau1=0.05, tau2=0.05,
                  alpha1=0.05, alpha2=0.05, variant="paper", beta=None, phi_limit=0.5, eps_cap=None,
-                 decay_every=40, bndy_metric="per_sample"):
+                 decay_every=40, bndy_metric="per_sample", loss="trades", remargin_rule="absolute"):
         super().__init__(num_classes, eps, attack)
         if variant not in VARIANTS:
             raise ValueError(f"variant == {variant!r}, must be one of {', '.join(VARIANTS)}")
@@ -138,6 +156,11 @@ class FRL(Method):
                 raise ValueError(f"{name} == {v}, must be >= 0")
         if bndy_metric not in ("per_sample", "accdiff"):
             raise ValueError(f"bndy_metric == {bndy_metric!r}, must be per_sample or accdiff")
+        if loss not in ("trades", "pgd_at"):
+            raise ValueError(f"loss == {loss!r}, must be trades or pgd_at")
+        if remargin_rule not in ("absolute", "relative"):
+            raise ValueError(f"remargin_rule == {remargin_rule!r}, must be absolute or relative")
+        self.loss_form, self.remargin_rule = loss, remargin_rule
         self.reweight, self.remargin = bool(reweight), bool(remargin)
         self.name = "frl_" + "_".join(n for n, on in (("reweight", reweight), ("remargin", remargin)) if on)
         self.tau1, self.tau2 = float(tau1), float(tau2)
@@ -179,8 +202,11 @@ class FRL(Method):
             if self.reweight:
                 self.class_weights_bndy = authors_weights(self.phi_bndy).float()
         if self.remargin:
-            if self.variant == "paper":
+            if self.variant == "paper" and self.remargin_rule == "absolute":
                 self.eps_class = remargin_paper(self.eps_class, bndy, a2, self.tau2, self.eps_cap).float()
+            elif self.variant == "paper":
+                self.eps_class = remargin_relative(self.eps_class, bndy, bndy_avg, a2, self.tau2, self.eps,
+                                                   self.eps_cap).float()
             else:
                 self.lam, eps_c = remargin_authors(self.lam, bndy, bndy_avg, a2, self.tau2, self.eps)
                 self.eps_class = eps_c.clamp(max=self.eps_cap).float()
@@ -194,7 +220,12 @@ class FRL(Method):
         reuse = clean_logits.detach() if self.attack.mode == "train" else None
         x_adv = self.attack(unwrap_ddp(model), x, y, eps=eps, clean_logits=reuse)
         nat = weighted_mean(F.cross_entropy(clean_logits, y, reduction="none"), self.sample_weights(y))
-        bndy = weighted_mean(kl_per_sample(model(x_adv), clean_logits), self.sample_weights(y, self.class_weights_bndy))
+        adv_logits = model(x_adv)
+        if self.loss_form == "trades":
+            per_sample = kl_per_sample(adv_logits, clean_logits)
+        else:
+            per_sample = F.cross_entropy(adv_logits, y, reduction="none")
+        bndy = weighted_mean(per_sample, self.sample_weights(y, self.class_weights_bndy))
         return nat + self.beta * bndy
 
     def state_dict(self):

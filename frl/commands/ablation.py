@@ -1,15 +1,26 @@
-"""``frl ablation fig3``: the paper's Figure 3 ablation (Section 5.3).
+"""``frl ablation fig3 | frl-loss``: the paper's Figure 3 ablation, and the FRL loss / controller ablation.
 
-Fine-tunes a pretrained robust model in two groups: one class's boundary-error weight raised
-(1.0-4.5x; TRADES-form loss CE + beta KL with that class's KL weighted) and that class's
-training radius enlarged (1.0-2.5x eps), everything else fixed. Each variant is a run
-directory OUT/weight_<f>/ or OUT/margin_<f>/ ending with eval.json (PGD-20); OUT/ablation.json
-records the design. ``frl figures fig3 --runs OUT`` draws it. Resumable: rerun to continue.
+``fig3`` (Section 5.3) fine-tunes a pretrained robust model in two groups: one class's
+boundary-error weight raised (1.0-4.5x; TRADES-form loss CE + beta KL with that class's KL
+weighted) and that class's training radius enlarged (1.0-2.5x eps), everything else fixed. Each
+variant is a run directory OUT/weight_<f>/ or OUT/margin_<f>/ ending with eval.json (PGD-20);
+OUT/ablation.json records the design. ``frl figures fig3 --runs OUT`` draws it.
+
+``frl-loss`` separates what FRL adds from what the switch of loss does: every arm fine-tunes the
+same PGD-AT start for the same epochs at the same learning rate - PGD-AT continued, TRADES
+(beta 1, 1.5, 6) without any reweighting, FRL with the TRADES loss and Remargin as printed
+(Eq. 11) or in the constraint form (Eq. 9), FRL with the PGD-AT loss, each FRL variant, the
+authors' rules - over several seeds (one start per seed, trained here unless ``--init`` is
+given). Runs go to OUT/seed_<s>/<arm>/; OUT/frl_loss.json and OUT/frl_loss.md hold the six
+numbers per arm (mean ± std, change against the start), OUT/frl_loss_curves.png the per-epoch
+validation curves. Both are resumable: rerun to continue.
 """
 
 from __future__ import annotations
 
+import json
 import sys
+import time
 from pathlib import Path
 
 from ..errors import UserError
@@ -29,61 +40,144 @@ def _factors(text):
     return values
 
 
+# The arms of ``frl ablation frl-loss``: name -> (label, method, flags). Every arm spells out the
+# settings it tests, so that a later change of a default does not change what an arm means.
+FRL_LOSS_ARMS = {
+    "pgd_at_continued": ("PGD-AT continued (control)", "pgd_at", []),
+    "trades_b1": ("TRADES β=1, no reweighting", "trades", ["--beta", "1"]),
+    "trades_b1.5": ("TRADES β=1.5, no reweighting", "trades", ["--beta", "1.5"]),
+    "trades_b6": ("TRADES β=6, no reweighting", "trades", ["--beta", "6"]),
+    "frl_printed": ("FRL RW+RM, TRADES β=1, Remargin as printed (Eq. 11)", "frl_reweight_remargin",
+                    ["--frl-loss", "trades", "--frl-beta", "1", "--remargin-rule", "absolute"]),
+    "frl_relative": ("FRL RW+RM, TRADES β=1, Remargin relative (Eq. 9)", "frl_reweight_remargin",
+                     ["--frl-loss", "trades", "--frl-beta", "1", "--remargin-rule", "relative"]),
+    "frl_relative_b6": ("FRL RW+RM, TRADES β=6, Remargin relative", "frl_reweight_remargin",
+                        ["--frl-loss", "trades", "--frl-beta", "6", "--remargin-rule", "relative"]),
+    "frl_pgdat": ("FRL RW+RM, PGD-AT loss, Remargin relative", "frl_reweight_remargin",
+                  ["--frl-loss", "pgd_at", "--frl-beta", "1", "--remargin-rule", "relative"]),
+    "frl_pgdat_rw": ("FRL RW, PGD-AT loss", "frl_reweight", ["--frl-loss", "pgd_at", "--frl-beta", "1"]),
+    "frl_pgdat_rm": ("FRL RM, PGD-AT loss, Remargin relative", "frl_remargin",
+                     ["--frl-loss", "pgd_at", "--frl-beta", "1", "--remargin-rule", "relative"]),
+    "frl_rw": ("FRL RW, TRADES β=1", "frl_reweight", ["--frl-loss", "trades", "--frl-beta", "1"]),
+    "frl_rm": ("FRL RM, TRADES β=1, Remargin relative", "frl_remargin",
+               ["--frl-loss", "trades", "--frl-beta", "1", "--remargin-rule", "relative"]),
+    "frl_authors": ("FRL RW+RM, the authors' rules", "frl_reweight_remargin",
+                    ["--frl-variant", "authors", "--bndy-metric", "accdiff"]),
+}
+DEFAULT_ARMS = ("pgd_at_continued", "trades_b1", "trades_b1.5", "trades_b6", "frl_printed", "frl_relative",
+                "frl_relative_b6", "frl_pgdat", "frl_pgdat_rw", "frl_pgdat_rm", "frl_authors")
+
+
 def register(sub) -> None:
-    p = sub.add_parser("ablation", help="the Figure 3 ablation: upweight one class's boundary error / enlarge its margin",
+    p = sub.add_parser("ablation", help="Figure 3's ablation (fig3) or the FRL loss / controller ablation (frl-loss)",
                        description=__doc__.splitlines()[0])
-    p.add_argument("which", choices=("fig3",), help="which ablation (fig3)")
-    p.add_argument("--class", dest="cls", required=True, help="class name or index (paper: deer)")
-    p.add_argument("--init", required=True, help="pretrained robust run (e.g. PGD-AT) to fine-tune")
+    p.add_argument("which", choices=("fig3", "frl-loss"), help="which ablation")
+    p.add_argument("--class", dest="cls", default=None, help="fig3: class name or index (paper: deer)")
+    p.add_argument("--init", default=None, help="pretrained robust run (e.g. PGD-AT) to fine-tune (fig3: required; "
+                                                "frl-loss: default one PGD-AT start per seed, trained here)")
     p.add_argument("--out", required=True, help="output folder of the ablation's runs")
-    p.add_argument("--dataset", default="cifar10", help="dataset of --init (default cifar10)")
-    p.add_argument("--model", default=None, help="model of --init (default preact_resnet18; digits: small_cnn)")
+    p.add_argument("--dataset", default=None, help="dataset (default cifar10 for fig3, digits for frl-loss)")
+    p.add_argument("--model", default=None, help="model (default preact_resnet18; digits: small_cnn)")
     p.add_argument("--eps", type=number, default=None, help="radius (default 8/255; digits 0.2)")
-    p.add_argument("--epochs", type=whole, default=40, help="fine-tuning epochs per variant (default 40)")
+    p.add_argument("--epochs", type=whole, default=None, help="fine-tuning epochs per variant (fig3: 40, frl-loss: 10)")
     p.add_argument("--lr", type=number, default=1e-3, help="fine-tuning lr (default 1e-3)")
-    p.add_argument("--beta", type=number, default=1.0, help="weight of the KL term (default 1)")
-    p.add_argument("--weights", default="1,1.5,2,2.5,3,3.5,4,4.5", help="boundary weight factors")
-    p.add_argument("--margins", default="1,1.5,2,2.5", help="margin factors (x eps)")
+    p.add_argument("--beta", type=number, default=1.0, help="fig3: weight of the KL term (default 1)")
+    p.add_argument("--weights", default="1,1.5,2,2.5,3,3.5,4,4.5", help="fig3: boundary weight factors")
+    p.add_argument("--margins", default="1,1.5,2,2.5", help="fig3: margin factors (x eps)")
+    p.add_argument("--arms", default=",".join(DEFAULT_ARMS),
+                   help=f"frl-loss: comma-separated arms, or all ({', '.join(FRL_LOSS_ARMS)})")
+    p.add_argument("--seeds", default=None, help="frl-loss: comma-separated seeds (default 0,1,2)")
+    p.add_argument("--pretrain-epochs", type=whole, default=15, help="frl-loss: PGD-AT epochs of each start (default 15)")
     p.add_argument("--device", default=None, help="cpu or cuda")
     p.add_argument("--data-dir", default=None, help="dataset location")
-    p.add_argument("--seed", type=whole, default=0, help="seed (default 0)")
+    p.add_argument("--seed", type=whole, default=0, help="fig3: seed (default 0)")
     p.add_argument("--train-arg", action="append", default=[], metavar="ARG",
                    help="extra argument passed to every `frl train` (repeatable, e.g. --train-arg=--eval-steps=5)")
+    p.add_argument("--start-arg", action="append", default=[], metavar="ARG",
+                   help="frl-loss: extra argument of the PGD-AT start only (repeatable, e.g. "
+                        "--start-arg=--lr-schedule=onecycle)")
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
-    from deep.data import DatasetError, load_split
+def _whole_list(text, flag):
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UserError(f"{flag}: expected comma-separated whole numbers, got {text!r}", prog=PROG) from None
+    if not values or any(v < 0 for v in values) or len(set(values)) != len(values):
+        raise UserError(f"{flag}: expected distinct whole numbers >= 0, got {text!r}", prog=PROG)
+    return values
 
+
+def _train(argv):
     from .. import cli
+
+    code = cli.main(["train", *argv])
+    if code != 0:
+        raise UserError(f"training failed: frl train {' '.join(argv)}", prog=PROG)
+
+
+def _evaluate(run_dir, args):
     from .evaluate import evaluate_run
 
-    weights, margins = _factors(args.weights), _factors(args.margins)
-    out = Path(args.out)
+    if (run_dir / "eval.json").exists():
+        return json.loads((run_dir / "eval.json").read_text())
     try:
-        names = load_split(args.dataset, False, args.data_dir).class_names
-    except (DatasetError, ValueError) as exc:
+        res = evaluate_run(run_dir, steps=20, device=args.device, data_dir=args.data_dir)
+    except ValueError as exc:
         raise UserError(str(exc), prog=PROG) from None
-    if args.cls in names:
-        index = list(names).index(args.cls)
-    elif args.cls.isdigit() and int(args.cls) < len(names):
-        index = int(args.cls)
-    else:
-        raise UserError(f"unknown class {args.cls!r}; classes: {', '.join(names)}", prog=PROG)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create --out {args.out}: {exc.strerror}", prog=PROG) from None
-    meta = {"class": names[index], "class_index": index, "dataset": args.dataset, "weights": weights,
-            "margins": margins, "init": args.init, "epochs": args.epochs}
-    write_json(out / "ablation.json", meta, PROG)
-    common = ["--dataset", args.dataset, "--method", "trades", "--beta", str(args.beta), "--init", args.init,
-              "--epochs", str(args.epochs), "--lr", str(args.lr), "--lr-step-every", "40", "--seed", str(args.seed),
-              "--resume", *args.train_arg]
+    write_json(run_dir / "eval.json", res, PROG)
+    return res
+
+
+def _common(args, dataset):
+    common = ["--dataset", dataset]
     for flag, value in (("--model", args.model), ("--eps", args.eps), ("--device", args.device),
                         ("--data-dir", args.data_dir)):
         if value is not None:
             common += [flag, str(value)]
+    return common
+
+
+def _class_index(args, dataset):
+    from deep.data import DatasetError, load_split
+
+    try:
+        names = load_split(dataset, False, args.data_dir).class_names
+    except (DatasetError, ValueError) as exc:
+        raise UserError(str(exc), prog=PROG) from None
+    if args.cls in names:
+        return list(names).index(args.cls), names
+    if args.cls.isdigit() and int(args.cls) < len(names):
+        return int(args.cls), names
+    raise UserError(f"unknown class {args.cls!r}; classes: {', '.join(names)}", prog=PROG)
+
+
+def _make_out(args) -> Path:
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create --out {args.out}: {exc.strerror}", prog=PROG) from None
+    return out
+
+
+def run(args) -> int:
+    if args.which == "frl-loss":
+        return run_frl_loss(args)
+    if args.cls is None or args.init is None:
+        raise UserError("fig3 needs --class and --init", prog=PROG)
+    dataset = args.dataset or "cifar10"
+    epochs = 40 if args.epochs is None else args.epochs
+    weights, margins = _factors(args.weights), _factors(args.margins)
+    index, names = _class_index(args, dataset)
+    out = _make_out(args)
+    meta = {"class": names[index], "class_index": index, "dataset": dataset, "weights": weights,
+            "margins": margins, "init": args.init, "epochs": epochs}
+    write_json(out / "ablation.json", meta, PROG)
+    common = [*_common(args, dataset), "--method", "trades", "--beta", str(args.beta), "--init", args.init,
+              "--epochs", str(epochs), "--lr", str(args.lr), "--lr-step-every", "40", "--seed", str(args.seed),
+              "--resume", *args.train_arg]
     jobs = [(f"weight_{f:g}", ["--class-bndy-weight", f"{index}={f}"]) for f in weights]
     jobs += [(f"margin_{f:g}", ["--class-eps", f"{index}={f}"]) for f in margins]
     for name, extra in jobs:
@@ -91,13 +185,78 @@ def run(args) -> int:
         if (run_dir / "eval.json").exists():
             continue
         print(f"{PROG}: {name}", file=sys.stderr, flush=True)
-        code = cli.main(["train", *common, *extra, "--out", str(run_dir)])
-        if code != 0:
-            return code
-        try:
-            res = evaluate_run(run_dir, steps=20, device=args.device, data_dir=args.data_dir)
-        except ValueError as exc:
-            raise UserError(str(exc), prog=PROG) from None
-        write_json(run_dir / "eval.json", res, PROG)
+        _train([*common, *extra, "--out", str(run_dir)])
+        _evaluate(run_dir, args)
     print(f"{out}: draw it with `frl figures fig3 --runs {out}`")
+    return 0
+
+
+def _val_curve(run_dir: Path, start_val: dict) -> dict:
+    """Validation avg / worst robust error per epoch, epoch 0 being the start's last validation."""
+    from deep.run_dir import RunDir
+
+    val = [r for r in RunDir(run_dir).read_metrics() if r.get("split") == "val"]
+    return {"epoch": list(range(len(val) + 1)),
+            "avg_rob": [start_val["avg"]["rob_error"]] + [r["avg"]["rob_error"] for r in val],
+            "worst_rob": [start_val["worst"]["rob_error"]] + [r["worst"]["rob_error"] for r in val]}
+
+
+def run_frl_loss(args) -> int:
+    import numpy as np
+
+    from deep.run_dir import RunDir
+    from figures import style
+    from figures.ablation import aggregate_arms, draw_frl_loss_curves, frl_loss_markdown
+
+    dataset = args.dataset or "digits"
+    epochs = 10 if args.epochs is None else args.epochs
+    if epochs < 1 or args.pretrain_epochs < 1:
+        raise UserError("--epochs and --pretrain-epochs must be >= 1", prog=PROG)
+    arms = list(FRL_LOSS_ARMS) if args.arms.strip() == "all" else [a.strip() for a in args.arms.split(",") if a.strip()]
+    unknown = [a for a in arms if a not in FRL_LOSS_ARMS]
+    if unknown or not arms:
+        raise UserError(f"unknown arm(s) {', '.join(unknown) or '(none given)'}; choose from "
+                        f"{', '.join(FRL_LOSS_ARMS)} or all", prog=PROG)
+    seeds = _whole_list(args.seeds or "0,1,2", "--seeds")
+    out = _make_out(args)
+    common = _common(args, dataset)
+    finetune = ["--epochs", str(epochs), "--lr", str(args.lr), "--lr-step-every", "40", *args.train_arg]
+    t0 = time.perf_counter()
+    per_seed, curves = {}, {a: [] for a in arms}
+    for seed in seeds:
+        base = out / f"seed_{seed}"
+        start = Path(args.init) if args.init else base / "start"
+        if not args.init and not (start / "eval.json").exists():
+            print(f"[{time.perf_counter() - t0:5.0f}s] seed {seed}: PGD-AT start, {args.pretrain_epochs} epochs",
+                  file=sys.stderr, flush=True)
+            _train([*common, "--method", "pgd_at", "--epochs", str(args.pretrain_epochs), "--seed", str(seed),
+                    *args.train_arg, *args.start_arg, "--out", str(start), "--resume"])
+        per_seed[seed] = {"start": _evaluate(start, args)}
+        start_val = [r for r in RunDir(start).read_metrics() if r.get("split") == "val"][-1]
+        for arm in arms:
+            label, method, flags = FRL_LOSS_ARMS[arm]
+            run_dir = base / arm
+            if not (run_dir / "eval.json").exists():
+                print(f"[{time.perf_counter() - t0:5.0f}s] seed {seed}: {arm}", file=sys.stderr, flush=True)
+                _train([*common, "--method", method, *flags, *finetune, "--init", str(start), "--seed", str(seed),
+                        "--out", str(run_dir), "--resume"])
+            per_seed[seed][arm] = _evaluate(run_dir, args)
+            curves[arm].append(_val_curve(run_dir, start_val))
+    labels = {"start": "PGD-AT start", **{a: FRL_LOSS_ARMS[a][0] for a in arms}}
+    agg = aggregate_arms(per_seed, labels)
+    mean_curves = {a: {"epoch": c[0]["epoch"],
+                       **{k: np.mean([ci[k] for ci in c], axis=0).tolist() for k in ("avg_rob", "worst_rob")}}
+                   for a, c in curves.items()}
+    result = {"dataset": dataset, "epochs": epochs, "lr": args.lr, "pretrain_epochs": args.pretrain_epochs,
+              "init": args.init, "train_args": args.train_arg, "start_args": args.start_arg,
+              "arm_settings": {a: {"method": FRL_LOSS_ARMS[a][1], "flags": FRL_LOSS_ARMS[a][2]} for a in arms},
+              **agg, "val_curves": mean_curves}
+    write_json(out / "frl_loss.json", result, PROG)
+    md = frl_loss_markdown(agg, f"FRL loss / controller ablation: {dataset}, {epochs} fine-tuning epochs at lr "
+                                f"{args.lr:g}")
+    (out / "frl_loss.md").write_text(md)
+    with style.use():
+        style.save(draw_frl_loss_curves(mean_curves, labels), out, "frl_loss_curves")
+    print(md)
+    print(f"{out}/frl_loss.json, frl_loss.md, frl_loss_curves.png ({time.perf_counter() - t0:.0f} s)")
     return 0

@@ -22,7 +22,14 @@ PROG = "frl demo"
 METRICS = (("avg_std", "avg", "std_error"), ("worst_std", "worst", "std_error"),
            ("avg_bndy", "avg", "bndy_error"), ("worst_bndy", "worst", "bndy_error"),
            ("avg_rob", "avg", "rob_error"), ("worst_rob", "worst", "rob_error"))
-FULL = ("frl_reweight_remargin", "pgd_at_continued", "frl_reweight", "frl_remargin", "baseline_reweight")
+FULL = ("frl_reweight_remargin", "pgd_at_continued", "trades_continued", "frl_reweight", "frl_remargin",
+        "baseline_reweight")
+# The start: PGD-AT with the one-cycle learning rate (with per-epoch step decays and no warm-up,
+# two of three digits seeds collapsed to chance; see the README).
+START = ["--lr-schedule", "onecycle"]
+# Controls: the start trained on with its own loss, and the loss switch of FRL alone (FRL's
+# TRADES loss at FRL's beta, no reweighting, no remargin).
+CONTROLS = {"pgd_at_continued": ("pgd_at", []), "trades_continued": ("trades", ["--beta", "1"])}
 
 
 def register(sub) -> None:
@@ -33,6 +40,9 @@ def register(sub) -> None:
     p.add_argument("--pretrain-epochs", type=whole, default=15, help="PGD-AT epochs from scratch (default 15)")
     p.add_argument("--frl-epochs", type=whole, default=10, help="fine-tuning epochs per method (default 10)")
     p.add_argument("--quick", action="store_true", help="only PGD-AT and FRL Reweight+Remargin")
+    p.add_argument("--threads", type=whole, default=2,
+                   help="CPU threads of torch (default 2): the numbers are reproducible for a given torch version "
+                        "and thread count")
     p.set_defaults(func=run)
 
 
@@ -51,17 +61,19 @@ def summarise(res: dict) -> dict:
 def run_demo(out: Path, seed=0, pretrain_epochs=15, frl_epochs=10, methods=FULL, log=print) -> dict:
     from .evaluate import evaluate_run
 
-    common = ["--dataset", "digits", "--model", "small_cnn", "--eps", "0.2", "--seed", str(seed)]
+    common = ["--dataset", "digits", "--model", "small_cnn", "--eps", "0.2", "--seed", str(seed), "--test-every", "0"]
     t0 = time.perf_counter()
     pre = out / "pgd_at"
     if not (pre / "checkpoint.pt").exists() or not (pre / "eval.json").exists():
-        log(f"[{time.perf_counter() - t0:5.0f}s] PGD-AT from scratch, {pretrain_epochs} epochs")
-        _train([*common, "--method", "pgd_at", "--epochs", str(pretrain_epochs), "--out", str(pre), "--resume"])
+        log(f"[{time.perf_counter() - t0:5.0f}s] PGD-AT from scratch, {pretrain_epochs} epochs (one-cycle lr)")
+        _train([*common, "--method", "pgd_at", *START, "--epochs", str(pretrain_epochs), "--out", str(pre),
+                "--resume"])
     finetune = ["--epochs", str(frl_epochs), "--lr", "1e-3", "--lr-step-every", "40"]
     for m in methods:
         log(f"[{time.perf_counter() - t0:5.0f}s] {m} from PGD-AT, {frl_epochs} epochs")
-        method = "pgd_at" if m == "pgd_at_continued" else m
-        _train([*common, "--method", method, *finetune, "--init", str(pre), "--out", str(out / m), "--resume"])
+        method, flags = CONTROLS.get(m, (m, []))
+        _train([*common, "--method", method, *flags, *finetune, "--init", str(pre), "--out", str(out / m),
+                "--resume"])
     summary, classwise = {}, {}
     for name in ("pgd_at", *methods):
         res = evaluate_run(out / name, steps=20)
@@ -69,8 +81,29 @@ def run_demo(out: Path, seed=0, pretrain_epochs=15, frl_epochs=10, methods=FULL,
         summary[name] = summarise(res)
         classwise[name] = res
     write_json(out / "summary.json", summary, PROG)
+    import torch
+
+    write_json(out / "demo.json", {"seed": seed, "pretrain_epochs": pretrain_epochs, "frl_epochs": frl_epochs,
+                                   "methods": list(methods), "torch": torch.__version__,
+                                   "threads": torch.get_num_threads(), "seconds": round(time.perf_counter() - t0, 1)},
+               PROG)
+    (out / "summary.md").write_text(summary_markdown(summary))
     log(f"[{time.perf_counter() - t0:5.0f}s] done")
     return {"summary": summary, "classwise": classwise}
+
+
+LABELS = {"pgd_at": "PGD-AT (start)", "frl_reweight_remargin": "FRL Reweight+Remargin",
+          "pgd_at_continued": "PGD-AT trained as long (control)", "trades_continued": "TRADES β=1 (loss-switch control)",
+          "frl_reweight": "FRL Reweight", "frl_remargin": "FRL Remargin", "baseline_reweight": "Baseline Reweight"}
+
+
+def summary_markdown(summary: dict) -> str:
+    """The demo's six numbers per method as the README's Markdown table (%)."""
+    lines = ["| method | avg std | worst std | avg bndy | worst bndy | avg rob | worst rob |",
+             "|---|---|---|---|---|---|---|"]
+    for m, s in summary.items():
+        lines.append(f"| {LABELS.get(m, m)} | " + " | ".join(f"{100 * s[n]:.1f}" for n, _, _ in METRICS) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def format_report(result: dict) -> str:
@@ -95,13 +128,23 @@ def format_report(result: dict) -> str:
             c = summary["pgd_at_continued"]
             lines.append(f"Control (PGD-AT trained as long): worst rob {100 * (c['worst_rob'] - a['worst_rob']):+.1f}, "
                          f"avg std {100 * (c['avg_std'] - a['avg_std']):+.1f}")
+        if "trades_continued" in summary:
+            c = summary["trades_continued"]
+            lines.append(f"Loss-switch control (TRADES beta=1, no reweighting): worst rob "
+                         f"{100 * (c['worst_rob'] - a['worst_rob']):+.1f}, avg rob {100 * (c['avg_rob'] - a['avg_rob']):+.1f}"
+                         f"; FRL RW+RM: avg rob {100 * (b['avg_rob'] - a['avg_rob']):+.1f}")
     return "\n".join(lines)
 
 
 def run(args) -> int:
+    import torch
+
     out = Path(args.out)
     if args.pretrain_epochs < 1 or args.frl_epochs < 1:
         raise UserError("--pretrain-epochs and --frl-epochs must be >= 1", prog=PROG)
+    if args.threads < 1:
+        raise UserError(f"--threads {args.threads}: must be >= 1", prog=PROG)
+    torch.set_num_threads(args.threads)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -27,6 +27,9 @@ def register(sub) -> None:
     p.add_argument("--device", default=None, help="cpu or cuda (default: the run's device if available, else cpu)")
     p.add_argument("--data-dir", default=None, help="dataset location if it moved since training")
     p.add_argument("--seed", type=whole, default=0, help="seed of the attack's random start (default 0)")
+    p.add_argument("--checkpoint", choices=("last", "best"), default="last",
+                   help="which model: last (the final epoch, default) or best (lowest validation robust error, "
+                        "best.pt; never selected on the test split)")
     p.add_argument("--out", default=None, help="output JSON (default RUN/eval.json)")
     p.set_defaults(func=run)
 
@@ -35,7 +38,8 @@ ATTACKS = ("pgd", "autoattack")
 
 
 def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="test", batch_size=500,
-                 device=None, data_dir=None, seed=0, attack="pgd", version="standard", limit=None) -> dict:
+                 device=None, data_dir=None, seed=0, attack="pgd", version="standard", limit=None,
+                 checkpoint="last") -> dict:
     """Evaluate a run directory's final model; returns the eval.json dict (raises ValueError on bad input).
 
     ``attack="autoattack"`` runs torchattacks' AutoAttack and, in the same call, PGD-``steps``;
@@ -52,7 +56,7 @@ def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="
         raise ValueError(f"unknown attack {attack!r}; choose from {', '.join(ATTACKS)}")
     if steps < 1:
         raise ValueError(f"steps == {steps}, must be >= 1")
-    cfg, model, data, train_data, ckpt = load_trained(run_dir, split, data_dir, device, limit)
+    cfg, model, data, train_data, ckpt = load_trained(run_dir, split, data_dir, device, limit, checkpoint)
     device = next(model.parameters()).device
     eps = cfg.eps if eps is None else eps
     norm = norm or cfg.norm
@@ -68,15 +72,18 @@ def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="
                                   train_data.num_classes, atk, train_data.class_names)
 
     pgd = run_attack(eval_attack(eps, steps, norm, step_size))
-    out = {"run": str(run_dir), "split": split, "epoch": int(ckpt["epoch"]), "method": cfg.method}
+    out = {"run": str(run_dir), "split": split, "epoch": int(ckpt["epoch"]), "checkpoint": checkpoint,
+           "method": cfg.method}
     if attack == "pgd":
         return {**out, "attack": pgd_info, **pgd}
     from deep.autoattack import AutoAttack
 
-    aa = run_attack(AutoAttack(eps, norm, version, train_data.num_classes, seed))
+    aa_attack = AutoAttack(eps, norm, version, train_data.num_classes, seed)
+    aa = run_attack(aa_attack)
     gap = [a - p for a, p in zip(aa["rob_error"], pgd["rob_error"])]
     return {**out, "attack": {"name": "autoattack", "version": version, "norm": norm, "eps": eps, "seed": seed,
-                              "implementation": "torchattacks", "precision": "fp32"},
+                              "implementation": "torchattacks components", "components": aa_attack.settings(),
+                              "precision": "fp32"},
             **aa, "pgd": {"attack": pgd_info, **pgd}, "gap_autoattack_minus_pgd": gap}
 
 
@@ -87,7 +94,8 @@ def run(args) -> int:
         raise UserError(f"unknown attack {args.attack!r}; choose from {', '.join(ATTACKS)}", prog=PROG)
     try:
         res = evaluate_run(args.run, args.steps, args.eps, args.step_size, args.norm, args.split, args.batch_size,
-                           args.device, args.data_dir, args.seed, args.attack, args.version, args.limit)
+                           args.device, args.data_dir, args.seed, args.attack, args.version, args.limit,
+                           args.checkpoint)
     except (ValueError, DatasetError) as exc:
         raise UserError(str(exc), prog=PROG) from None
     out = write_json(Path(args.out) if args.out else Path(args.run) / "eval.json", res, PROG)

@@ -7,7 +7,9 @@ RUNS/<table>/<name>/ and ends with ``eval.json`` (PGD-20, the paper's evaluation
 
 A pipeline instead has ``[[stage]]`` tables, each with ``name`` and ``[stage.train]``, run in
 order into RUNS/<table>/<name>/<stage>/ (``init`` names an earlier stage); ``summary.json``
-there collects every stage's avg / worst errors.
+and ``summary.md`` there collect every stage's avg / worst errors, the change of each stage
+against the first, and the class-wise errors. ``checkpoint = "best"`` in ``[run]`` or a
+``[[stage]]`` evaluates the checkpoint with the lowest validation robust error instead of the last.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from ..errors import UserError
 from ..jsonio import write_json
 
 PROG = "frl run"
+# flags of `frl train` that can be switched off (``compile = false`` is ``--no-compile``)
+NEGATABLE = frozenset({"progress", "fast", "compile", "eval_random_start"})
 
 
 def register(sub) -> None:
@@ -30,7 +34,25 @@ def register(sub) -> None:
     p.add_argument("--device", default=None, help="cpu or cuda (default cpu)")
     p.add_argument("--data-dir", default=None, help="dataset location")
     p.add_argument("--download", action="store_true", help="download the dataset into --data-dir")
+    p.add_argument("--train-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one [train] key in every stage (repeatable; TOML values, e.g. epochs=1, "
+                        "model='\"small_cnn\"'); for quick trials, the run directories record it")
     p.set_defaults(func=run)
+
+
+def overrides(items) -> dict:
+    """``--train-set KEY=VALUE`` items as a dict of TOML values (a bare word is taken as a string)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UserError(f"--train-set {item!r}: expected KEY=VALUE, e.g. epochs=1", prog=PROG)
+        try:
+            out[key] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key] = value.strip()
+    return out
 
 
 def stages(cfg: dict) -> list[dict]:
@@ -38,7 +60,8 @@ def stages(cfg: dict) -> list[dict]:
     if "stage" not in cfg:
         return [cfg]
     group = f"{cfg['run'].get('table', '')}/{cfg['run']['name']}".strip("/")
-    return [{"run": {"name": s["name"], "table": group, "row": s.get("row")}, "train": s["train"],
+    return [{"run": {"name": s["name"], "table": group, "row": s.get("row"), "checkpoint": s.get("checkpoint", "last")},
+             "train": s["train"],
              **({"certify": s["certify"]} if "certify" in s else {})} for s in cfg["stage"]]
 
 
@@ -74,6 +97,8 @@ def train_argv(cfg: dict, runs, device=None, data_dir=None, download=False) -> l
         if isinstance(value, bool):
             if value:
                 argv.append(flag)
+            elif key in NEGATABLE:
+                argv.append("--no-" + key.replace("_", "-"))
         elif isinstance(value, list):
             for v in value:
                 argv += [flag, str(v)]
@@ -94,6 +119,9 @@ def run(args) -> int:
 
     cfg = load_config(args.config)
     parts = stages(cfg)
+    extra = overrides(args.train_set)
+    for part in parts:
+        part["train"] = {**part["train"], **extra}
     for part in parts:
         code = run_one(part, args)
         if code != 0:
@@ -105,7 +133,11 @@ def run(args) -> int:
         summary = {p["run"]["name"]: summarise(json.loads((group / p["run"]["name"] / "eval.json").read_text()))
                    for p in parts}
         write_json(group / "summary.json", summary, PROG)
-        print(f"{group}/summary.json", file=sys.stderr)
+        from figures.pipeline import pipeline_markdown
+
+        evals = {p["run"]["name"]: json.loads((group / p["run"]["name"] / "eval.json").read_text()) for p in parts}
+        (group / "summary.md").write_text(pipeline_markdown(evals, title=f"{args.config}"))
+        print(f"{group}/summary.json, summary.md", file=sys.stderr)
     return 0
 
 
@@ -123,7 +155,8 @@ def run_one(cfg: dict, args) -> int:
         return code
     out = run_dir_of(cfg, args.runs)
     try:
-        res = evaluate_run(out, steps=20, device=args.device, data_dir=args.data_dir)
+        res = evaluate_run(out, steps=20, device=args.device, data_dir=args.data_dir,
+                           checkpoint=cfg["run"].get("checkpoint", "last"))
     except ValueError as exc:
         raise UserError(str(exc), prog=PROG) from None
     res["config_file"] = str(args.config)

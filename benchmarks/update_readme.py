@@ -1,0 +1,61 @@
+"""Regenerate the README's measured blocks from result folders, so that the README shows what a run printed.
+
+    python benchmarks/update_readme.py --demo results/demo
+    python benchmarks/update_readme.py --ablation digits=results/ablation/digits
+
+A block is the text between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``: ``demo-table``
+(from DIR/summary.md and DIR/demo.json of ``frl demo``) and ``ablation-NAME`` (from
+DIR/frl_loss.md of ``frl ablation frl-loss``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import sys
+from pathlib import Path
+
+
+def replace_block(text: str, name: str, body: str) -> str:
+    """``text`` with the block ``name`` replaced by ``body``; ValueError if the markers are missing."""
+    pattern = re.compile(rf"(<!-- {re.escape(name)}:start -->\n).*?(<!-- {re.escape(name)}:end -->)", re.S)
+    if not pattern.search(text):
+        raise ValueError(f"no block {name!r} (<!-- {name}:start --> ... <!-- {name}:end -->)")
+    return pattern.sub(lambda m: m.group(1) + body.rstrip("\n") + "\n" + m.group(2), text, count=1)
+
+
+def demo_block(folder: Path) -> str:
+    info = json.loads((folder / "demo.json").read_text())
+    table = (folder / "summary.md").read_text()
+    return (f"Printed by `frl demo` (seed {info['seed']}, {info['pretrain_epochs']} + {info['frl_epochs']} epochs, "
+            f"torch {info['torch']}, {info['threads']} threads, {platform.machine()}, {info['seconds']:.0f} s), "
+            f"test split, PGD-20, in %:\n\n{table}")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--readme", default="README.md")
+    p.add_argument("--demo", default=None, help="folder of `frl demo`")
+    p.add_argument("--ablation", action="append", default=[], metavar="NAME=DIR",
+                   help="folder of `frl ablation frl-loss` for the block ablation-NAME")
+    args = p.parse_args(argv)
+    readme = Path(args.readme)
+    text = readme.read_text()
+    try:
+        if args.demo:
+            text = replace_block(text, "demo-table", demo_block(Path(args.demo)))
+        for item in args.ablation:
+            name, _, folder = item.partition("=")
+            text = replace_block(text, f"ablation-{name}", (Path(folder) / "frl_loss.md").read_text())
+    except (ValueError, OSError) as exc:
+        print(f"update_readme: error: {exc}", file=sys.stderr)
+        return 2
+    readme.write_text(text)
+    print(f"{readme} updated")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""``frl prepare-cifar10 SRC... --out DIR``: CIFAR-10 from a JPEG tree (folder or .tgz) or two .npz files,
+written once in torchvision's layout so that ``--dataset cifar10 --data-dir DIR`` reads it."""
+
+from __future__ import annotations
+
+import time
+
+from ..errors import UserError
+from ..parsing import whole
+
+PROG = "frl prepare-cifar10"
+
+
+def register(sub) -> None:
+    p = sub.add_parser("prepare-cifar10", help="CIFAR-10 from a JPEG tree / .tgz or two .npz files, into "
+                                               "torchvision's layout (decoded once, in parallel)",
+                       description=__doc__.splitlines()[0])
+    p.add_argument("sources", nargs="+", help="one ImageFolder tree or its .tgz, or train.npz and test.npz")
+    p.add_argument("--out", required=True, help="folder to write cifar-10-batches-py/ into (the --data-dir)")
+    p.add_argument("--workers", type=whole, default=None, help="decoding processes (default: cores, at most 16)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from deep.data import DatasetError
+    from deep.prepare import prepare_cifar10
+
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers {args.workers}: must be >= 1", prog=PROG)
+    t0 = time.perf_counter()
+    try:
+        info = prepare_cifar10(args.sources, args.out, args.workers)
+    except DatasetError as exc:
+        raise UserError(str(exc), prog=PROG) from None
+    except OSError as exc:
+        raise UserError(f"cannot write to --out {args.out}: {exc.strerror or exc}", prog=PROG) from None
+    print(f"{info['folder']}: {info['train']} training and {info['test']} test images, classes "
+          f"{', '.join(info['classes'])} ({time.perf_counter() - t0:.1f} s); use --dataset cifar10 --data-dir {args.out}")
+    return 0

@@ -1,0 +1,192 @@
+"""The one-cycle schedule, best-checkpoint selection, FRL's Remargin rules and loss forms, and ``frl run``
+overrides: properties of the rules, and real runs on digits."""
+
+import json
+import math
+import os
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from deep.config import TrainConfig
+from deep.methods.frl import remargin_paper, remargin_relative, violations
+from deep.train import onecycle_factor, train_attack
+from frl.cli import main
+
+BASE = ["--dataset", "digits", "--eps", "0.2", "--attack-steps", "2", "--eval-steps", "2", "--val-per-class", "10"]
+
+
+def _lines(out, split=None):
+    rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
+    rows = [{k: v for k, v in r.items() if k not in ("epoch_time", "images_per_s")} for r in rows]
+    return [r for r in rows if split is None or r["split"] == split]
+
+
+# --- one-cycle ------------------------------------------------------------------------------
+
+
+@given(st.integers(2, 5000), st.floats(0.05, 0.95))
+def test_onecycle_rises_to_one_at_the_peak_and_falls_to_zero(total, peak_at):
+    f = [onecycle_factor(t, total, peak_at) for t in range(total)]
+    assert all(0 < v <= 1 for v in f)
+    top = max(range(total), key=f.__getitem__)
+    assert abs(top + 0.5 - peak_at * total) <= 1.0  # the peak is where it was asked for
+    assert all(a <= b + 1e-12 for a, b in zip(f[:top], f[1:top + 1]))  # warm-up: non-decreasing
+    assert all(a >= b - 1e-12 for a, b in zip(f[top:], f[top + 1:]))  # then non-increasing
+    assert f[-1] <= 1.0 / max(1.0, (1 - peak_at) * total) + 1e-12  # ends next to zero
+
+
+def test_onecycle_run_steps_per_iteration_and_resumes_exactly(tmp_path, monkeypatch):
+    from deep.run_dir import RunDir
+
+    argv = ["train", *BASE, "--method", "pgd_at", "--epochs", "3", "--lr", "0.1", "--lr-schedule", "onecycle"]
+    ref = str(tmp_path / "ref")
+    assert main([*argv, "--out", ref]) == 0
+    ckpt = torch.load(os.path.join(ref, "checkpoint.pt"), weights_only=False)
+    per_epoch = math.ceil((1437 - 100) / 16)  # digits: 1,437 training images, 10 per class held out, batch 16
+    assert ckpt["scheduler"]["last_epoch"] == 3 * per_epoch  # one scheduler step per batch
+    lrs = [r["lr"] for r in _lines(ref, "val")]
+    # lr at the start of each epoch follows the one-cycle factor exactly
+    assert lrs == pytest.approx([0.1 * onecycle_factor(e * per_epoch, 3 * per_epoch, 0.4) for e in range(3)])
+    real_save, calls = RunDir.save_checkpoint, []
+
+    def save_then_die(self, state):
+        real_save(self, state)
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+
+    cut = str(tmp_path / "cut")
+    monkeypatch.setattr(RunDir, "save_checkpoint", save_then_die)
+    assert main([*argv, "--out", cut]) == 130
+    monkeypatch.setattr(RunDir, "save_checkpoint", real_save)
+    assert main([*argv, "--out", cut, "--resume"]) == 0
+    assert _lines(cut) == _lines(ref)
+
+
+def test_a_run_from_before_the_new_settings_still_resumes(tmp_path):
+    out = str(tmp_path / "old")
+    argv = ["train", *BASE, "--method", "natural", "--epochs", "2", "--out", out]
+    assert main(argv) == 0
+    cfg = json.load(open(os.path.join(out, "config.json")))
+    for key in ("lr_schedule", "lr_peak_at", "frl_loss", "remargin_rule", "init_checkpoint"):
+        del cfg[key]
+    json.dump(cfg, open(os.path.join(out, "config.json"), "w"))
+    ckpt = torch.load(os.path.join(out, "checkpoint.pt"), weights_only=False)
+    for key in ("lr_schedule", "lr_peak_at", "frl_loss", "remargin_rule", "init_checkpoint"):
+        del ckpt["config"][key]
+    torch.save(ckpt, os.path.join(out, "checkpoint.pt"))
+    assert TrainConfig(**{**TrainConfig().to_dict(), "lr_schedule": "step"}).differences(cfg) != []  # sanity
+    assert main([*argv, "--resume"]) == 0  # the old config is read with the old defaults
+
+
+# --- best checkpoint ------------------------------------------------------------------------
+
+
+def test_best_checkpoint_is_the_epoch_of_lowest_validation_robust_error(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert main(["train", *BASE, "--method", "pgd_at", "--epochs", "4", "--lr", "0.1", "--out", out]) == 0
+    val = _lines(out, "val")
+    best_epoch = min(range(len(val)), key=lambda e: (val[e]["avg"]["rob_error"], e))
+    best = torch.load(os.path.join(out, "best.pt"), weights_only=False)
+    assert best["epoch"] == best_epoch and best["val"]["avg"]["rob_error"] == val[best_epoch]["avg"]["rob_error"]
+    assert main(["eval", out, "--checkpoint", "best", "--steps", "2", "--out", str(tmp_path / "b.json")]) == 0
+    assert main(["eval", out, "--steps", "2", "--out", str(tmp_path / "l.json")]) == 0
+    b, last = json.load(open(tmp_path / "b.json")), json.load(open(tmp_path / "l.json"))
+    assert (b["checkpoint"], b["epoch"]) == ("best", best_epoch) and (last["checkpoint"], last["epoch"]) == ("last", 3)
+    # the best model on the validation split is what the training loop measured there
+    assert main(["eval", out, "--checkpoint", "best", "--split", "val", "--steps", "2",
+                 "--out", str(tmp_path / "bv.json")]) == 0
+    assert json.load(open(tmp_path / "bv.json"))["std_error"] == pytest.approx(val[best_epoch]["std_error"])
+
+
+def test_eval_of_best_without_best_pt_is_one_line(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert main(["train", *BASE, "--method", "natural", "--epochs", "1", "--out", out]) == 0
+    os.remove(os.path.join(out, "best.pt"))
+    capsys.readouterr()
+    assert main(["eval", out, "--checkpoint", "best"]) == 2
+    err = capsys.readouterr().err
+    assert "has no best.pt" in err and err.count("\n") == 1
+
+
+# --- FRL: Remargin rules and the loss forms ---------------------------------------------------
+
+K = 10
+rates = st.lists(st.floats(0.0, 1.0), min_size=K, max_size=K)
+
+
+@given(rates, st.floats(0.0, 1.0), st.floats(0.001, 0.2), st.lists(st.floats(1.0, 2.0), min_size=K, max_size=K))
+def test_relative_remargin_grows_only_violating_classes_and_stays_in_range(bndy, alpha, tau, factors):
+    eps, cap = 0.2, 0.4
+    eps_class = [eps * f for f in factors]
+    avg = sum(bndy) / K
+    new = remargin_relative(eps_class, bndy, avg, alpha, tau, eps, cap)
+    v = violations(bndy, avg, tau)
+    old = torch.tensor(eps_class, dtype=torch.float64)
+    assert torch.all(new >= eps - 1e-12) and torch.all(new <= cap + 1e-12)
+    assert torch.all(new[v <= 0] <= old[v <= 0].clamp(max=cap) + 1e-12)  # inside the band: never grows
+    assert torch.all(new[v > 0] >= old[v > 0].clamp(max=cap) - 1e-12)  # violating: never shrinks
+
+
+@given(st.floats(0.1, 0.9), st.floats(0.001, 0.05))
+def test_the_printed_remargin_grows_every_class_above_tau_but_the_relative_rule_does_not(level, tau):
+    """Eq. 11 as printed: equal boundary errors above tau2 grow every radius; the constraint form grows none."""
+    bndy = [level] * K
+    if level <= tau:
+        return
+    grown = remargin_paper([0.2] * K, bndy, 0.05, tau, 0.4)
+    assert torch.all(grown > 0.2)
+    assert torch.all(remargin_relative([0.2] * K, bndy, level, 0.05, tau, 0.2, 0.4) == 0.2)
+
+
+def test_frl_with_the_pgd_at_loss_attacks_with_cross_entropy_and_trains(tmp_path):
+    cfg = TrainConfig(method="frl_reweight_remargin", init="x", frl_loss="pgd_at").validate()
+    atk = train_attack(cfg)
+    assert atk.loss == "ce" and atk.random_start
+    assert train_attack(TrainConfig(method="frl_reweight_remargin", init="x")).loss == "kl"
+    pre = str(tmp_path / "pre")
+    assert main(["train", *BASE, "--method", "pgd_at", "--epochs", "1", "--out", pre]) == 0
+    out = str(tmp_path / "frl")
+    assert main(["train", *BASE, "--method", "frl_reweight_remargin", "--init", pre, "--init-checkpoint", "best",
+                 "--frl-loss", "pgd_at", "--remargin-rule", "relative", "--tau2", "0.01", "--alpha2", "0.5",
+                 "--epochs", "2", "--out", out]) == 0
+    last = _lines(out, "val")[-1]
+    assert min(last["eps_class"]) >= 0.2 - 1e-7 and max(last["eps_class"]) <= 0.4 + 1e-7
+    cfg = json.load(open(os.path.join(out, "config.json")))
+    assert (cfg["frl_loss"], cfg["remargin_rule"], cfg["init_checkpoint"]) == ("pgd_at", "relative", "best")
+
+
+def test_pgd_at_loss_at_uniform_weights_is_clean_plus_adversarial_cross_entropy():
+    import torch.nn.functional as F
+
+    from deep.attacks import PGD
+    from deep.methods.frl import FRL
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
+    x, y = torch.rand(8, 1, 4, 4), torch.arange(8) % 3
+    atk = PGD(eps=0.1, steps=2, random_start=True, loss="ce")
+    m = FRL(3, 0.1, atk, loss="pgd_at", beta=2.0)
+    torch.manual_seed(1)
+    got = m.loss(model, x, y)
+    torch.manual_seed(1)
+    x_adv = atk(model, x, y)
+    want = F.cross_entropy(model(x), y) + 2.0 * F.cross_entropy(model(x_adv), y)
+    assert got.item() == pytest.approx(want.item(), rel=1e-6)
+
+
+# --- frl run: overrides and switched-off flags -------------------------------------------------
+
+
+def test_train_set_overrides_every_stage_and_false_switches_off(tmp_path):
+    from frl.commands.run_config import overrides, train_argv
+
+    extra = overrides(["epochs=1", "model=small_cnn", "lr=0.5", "compile=false"])
+    assert extra == {"epochs": 1, "model": "small_cnn", "lr": 0.5, "compile": False}
+    argv = train_argv({"run": {"name": "a"}, "train": {"method": "pgd_at", **extra, "normalize": False}}, tmp_path)
+    assert "--no-compile" in argv and "--normalize" not in argv and "--no-normalize" not in argv
+    assert argv[argv.index("--epochs") + 1] == "1"
+    assert main(["run", "x.toml", "--train-set", "novalue"]) == 2
