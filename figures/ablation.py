@@ -10,6 +10,7 @@ seed says whether the direction is the same on every seed.
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 
 from . import style
@@ -86,13 +87,14 @@ def draw_frl_loss_curves(curves: dict, labels: dict | None = None):
     """
     with style.use():
         fig, axes = plt.subplots(1, 2, figsize=(style.DOUBLE, 2.6))
-        cmap = plt.get_cmap("tab20")
+        cmap = plt.get_cmap("tab10")
         for j, (arm, c) in enumerate(curves.items()):
             label = (labels or {}).get(arm, arm)
             for ax, key in zip(axes, ("avg_rob", "worst_rob")):
-                ax.plot(c["epoch"], 100 * np.asarray(c[key]), color=cmap(j % 20), linewidth=1.2, label=label,
-                        marker="o", markersize=2)
+                ax.plot(c["epoch"], 100 * np.asarray(c[key]), color=cmap(j % 10), linewidth=1.2, label=label,
+                        linestyle=("-", "--", ":")[j // 10 % 3], marker="o", markersize=2)
         for ax, title in zip(axes, ("validation avg robust error", "validation worst-class robust error")):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_title(title)
             ax.set_xlabel("fine-tuning epoch (0: the start)")
             ax.set_ylabel("%")

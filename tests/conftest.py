@@ -17,3 +17,29 @@ def fig2_results():
     from gaussian_theory.simulation import run_fig2
 
     return run_fig2()
+
+
+@pytest.fixture
+def interrupted_then_resumed(monkeypatch):
+    """run(argv, out, after): `frl <argv> --out out` interrupted (Ctrl-C) right after its ``after``-th
+    checkpoint, then resumed with --resume; asserts the exit codes 130 and 0."""
+    from deep.run_dir import RunDir
+    from frl.cli import main
+
+    real_save = RunDir.save_checkpoint
+
+    def run(argv, out, after):
+        calls = []
+
+        def save_then_die(self, state):
+            real_save(self, state)
+            calls.append(1)
+            if len(calls) == after:
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(RunDir, "save_checkpoint", save_then_die)
+        assert main([*argv, "--out", out]) == 130
+        monkeypatch.setattr(RunDir, "save_checkpoint", real_save)
+        assert main([*argv, "--out", out, "--resume"]) == 0
+
+    return run

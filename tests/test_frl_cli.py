@@ -53,7 +53,8 @@ def _lines(out):
 
 
 @pytest.mark.parametrize("variant", ["paper", "authors"])
-def test_frl_logs_its_state_starts_from_init_and_resumes_exactly(tmp_path, pretrained, monkeypatch, variant):
+def test_frl_logs_its_state_starts_from_init_and_resumes_exactly(tmp_path, pretrained, interrupted_then_resumed,
+                                                                 variant):
     argv = ["train", *BASE, "--method", "frl_reweight_remargin", "--init", pretrained, "--epochs", "3",
             "--frl-variant", variant, "--tau1", "0.02", "--tau2", "0.02", "--alpha2", "0.5"]
     ref = str(tmp_path / "ref")
@@ -61,22 +62,8 @@ def test_frl_logs_its_state_starts_from_init_and_resumes_exactly(tmp_path, pretr
     lines = _lines(ref)
     assert all({"phi_nat", "phi_bndy", "eps_class"} <= set(r) for r in lines)
     assert any(e != 0.2 for e in lines[-1]["eps_class"])  # Remargin moved some radius
-    # interrupt after the second checkpoint, then resume
-    from deep.run_dir import RunDir
-
-    real_save, calls = RunDir.save_checkpoint, []
-
-    def save_then_die(self, state):
-        real_save(self, state)
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-
     out = str(tmp_path / "cut")
-    monkeypatch.setattr(RunDir, "save_checkpoint", save_then_die)
-    assert main([*argv, "--out", out]) == 130
-    monkeypatch.setattr(RunDir, "save_checkpoint", real_save)
-    assert main([*argv, "--out", out, "--resume"]) == 0
+    interrupted_then_resumed(argv, out, after=2)  # interrupt after the second checkpoint, then resume
     assert _lines(out) == lines
 
 

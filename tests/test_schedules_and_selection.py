@@ -38,9 +38,7 @@ def test_onecycle_rises_to_one_at_the_peak_and_falls_to_zero(total, peak_at):
     assert f[-1] <= 1.0 / max(1.0, (1 - peak_at) * total) + 1e-12  # ends next to zero
 
 
-def test_onecycle_run_steps_per_iteration_and_resumes_exactly(tmp_path, monkeypatch):
-    from deep.run_dir import RunDir
-
+def test_onecycle_run_steps_per_iteration_and_resumes_exactly(tmp_path, interrupted_then_resumed):
     argv = ["train", *BASE, "--method", "pgd_at", "--epochs", "3", "--lr", "0.1", "--lr-schedule", "onecycle"]
     ref = str(tmp_path / "ref")
     assert main([*argv, "--out", ref]) == 0
@@ -50,19 +48,8 @@ def test_onecycle_run_steps_per_iteration_and_resumes_exactly(tmp_path, monkeypa
     lrs = [r["lr"] for r in _lines(ref, "val")]
     # lr at the start of each epoch follows the one-cycle factor exactly
     assert lrs == pytest.approx([0.1 * onecycle_factor(e * per_epoch, 3 * per_epoch, 0.4) for e in range(3)])
-    real_save, calls = RunDir.save_checkpoint, []
-
-    def save_then_die(self, state):
-        real_save(self, state)
-        calls.append(1)
-        if len(calls) == 1:
-            raise KeyboardInterrupt
-
     cut = str(tmp_path / "cut")
-    monkeypatch.setattr(RunDir, "save_checkpoint", save_then_die)
-    assert main([*argv, "--out", cut]) == 130
-    monkeypatch.setattr(RunDir, "save_checkpoint", real_save)
-    assert main([*argv, "--out", cut, "--resume"]) == 0
+    interrupted_then_resumed(argv, cut, after=1)
     assert _lines(cut) == _lines(ref)
 
 

@@ -55,6 +55,8 @@ FRL_LOSS_ARMS = {
                         ["--frl-loss", "trades", "--frl-beta", "6", "--remargin-rule", "relative"]),
     "frl_pgdat": ("FRL RW+RM, PGD-AT loss, Remargin relative", "frl_reweight_remargin",
                   ["--frl-loss", "pgd_at", "--frl-beta", "1", "--remargin-rule", "relative"]),
+    "pgdat_loss_only": ("clean + adversarial CE, no controller (α1 = α2 = 0)", "frl_reweight_remargin",
+                        ["--frl-loss", "pgd_at", "--frl-beta", "1", "--alpha1", "0", "--alpha2", "0"]),
     "frl_pgdat_rw": ("FRL RW, PGD-AT loss", "frl_reweight", ["--frl-loss", "pgd_at", "--frl-beta", "1"]),
     "frl_pgdat_rm": ("FRL RM, PGD-AT loss, Remargin relative", "frl_remargin",
                      ["--frl-loss", "pgd_at", "--frl-beta", "1", "--remargin-rule", "relative"]),
@@ -65,7 +67,7 @@ FRL_LOSS_ARMS = {
                     ["--frl-variant", "authors", "--bndy-metric", "accdiff"]),
 }
 DEFAULT_ARMS = ("pgd_at_continued", "trades_b1", "trades_b1.5", "trades_b6", "frl_printed", "frl_relative",
-                "frl_relative_b6", "frl_pgdat", "frl_pgdat_rw", "frl_pgdat_rm", "frl_authors")
+                "frl_relative_b6", "frl_pgdat", "pgdat_loss_only", "frl_pgdat_rw", "frl_pgdat_rm", "frl_authors")
 
 
 def register(sub) -> None:
