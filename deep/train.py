@@ -88,9 +88,11 @@ def train_attack(cfg: TrainConfig) -> PGD:
     """The training attack: PGD-k with step eps/4, relative to each sample's radius when radii differ.
 
     TRADES and FRL maximise the KL to the clean prediction from TRADES' small Gaussian start;
-    PGD-AT and the baseline maximise cross-entropy from a uniform random start.
+    PGD-AT, the baseline and FRL with ``frl_loss="pgd_at"`` maximise cross-entropy from a uniform
+    random start.
     """
-    kl = MethodName(cfg.method) in KL_ATTACK_METHODS and not (cfg.method.startswith("frl") and cfg.frl_loss == "pgd_at")
+    frl_ce = cfg.method.startswith("frl") and cfg.frl_loss == "pgd_at"  # FRL with the PGD-AT loss: a CE attack
+    kl = MethodName(cfg.method) in KL_ATTACK_METHODS and not frl_ce
     return PGD(eps=cfg.eps, steps=cfg.attack_steps, rel_step=cfg.step_size / cfg.eps if cfg.eps > 0 else None,
                norm=cfg.norm, random_start=not kl, loss="kl" if kl else "ce", mode=cfg.attack_mode)
 

@@ -22,7 +22,7 @@ def pretrained(tmp_path_factory):
     "extra,needle",
     [
         ([], "frl_reweight starts from a pretrained robust model: pass --init RUN_DIR"),
-        (["--init", "{tmp}/nothing"], "no checkpoint there"),
+        (["--init", "{tmp}/nothing"], "no checkpoint.pt there"),
         (["--init", "{pre}", "--tau1", "0"], "tau1 == 0, must be > 0"),
         (["--init", "{pre}", "--tau2=-0.1"], "tau2 == -0.1, must be > 0"),
         (["--init", "{pre}", "--alpha1=-1"], "alpha1 == -1, must be >= 0"),

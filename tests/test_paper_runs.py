@@ -140,6 +140,9 @@ def test_the_fast_cifar_config_parses_into_train_flags():
 
     cfg = load_config(ROOT / "configs" / "fast" / "cifar10_preact_frl.toml")
     parts = stages(cfg)
-    assert [p["run"]["name"] for p in parts] == ["pgd_at", "frl_reweight_remargin"]
-    for p in parts:
-        build_parser().parse_args(["train", *train_argv(p, "runs")])
+    assert [p["run"]["name"] for p in parts] == ["pgd_at", "frl_reweight_remargin", "pgd_at_continued", "loss_only"]
+    args = [build_parser().parse_args(["train", *train_argv(p, "runs")]) for p in parts]
+    assert args[0].lr_schedule == "onecycle" and args[0].compile is False
+    # the FRL stage and its loss control differ only in the controller's steps
+    frl, ctrl = (vars(a) for a in (args[1], args[3]))
+    assert {k for k in frl if frl[k] != ctrl[k]} == {"alpha1", "alpha2", "out"}

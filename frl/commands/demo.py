@@ -3,9 +3,9 @@
 Runs on CPU in a few minutes. Every run is a normal run directory under OUT/<method>/;
 OUT/summary.json holds avg / worst standard, boundary and robust errors (fractions, test
 split, PGD-20) per method. Hyperparameters are the paper's (tau = 0.05, alpha = 0.05, lr
-1e-3 for fine-tuning) - nothing is tuned on the test split. ``pgd_at_continued`` fine-tunes
-the PGD-AT model for as many epochs as FRL with plain PGD-AT: the control that separates
-FRL's effect from the effect of training longer.
+1e-3 for fine-tuning) - nothing is tuned on the test split. Two controls fine-tune the same
+start for as many epochs: ``pgd_at_continued`` with plain PGD-AT (the effect of training
+longer) and ``loss_only`` with FRL's loss and the controller off (the effect of the loss).
 """
 
 from __future__ import annotations
@@ -22,14 +22,15 @@ PROG = "frl demo"
 METRICS = (("avg_std", "avg", "std_error"), ("worst_std", "worst", "std_error"),
            ("avg_bndy", "avg", "bndy_error"), ("worst_bndy", "worst", "bndy_error"),
            ("avg_rob", "avg", "rob_error"), ("worst_rob", "worst", "rob_error"))
-FULL = ("frl_reweight_remargin", "pgd_at_continued", "trades_continued", "frl_reweight", "frl_remargin",
+FULL = ("frl_reweight_remargin", "pgd_at_continued", "loss_only", "frl_reweight", "frl_remargin",
         "baseline_reweight")
 # The start: PGD-AT with the one-cycle learning rate (with per-epoch step decays and no warm-up,
 # two of three digits seeds collapsed to chance; see the README).
 START = ["--lr-schedule", "onecycle"]
-# Controls: the start trained on with its own loss, and the loss switch of FRL alone (FRL's
-# TRADES loss at FRL's beta, no reweighting, no remargin).
-CONTROLS = {"pgd_at_continued": ("pgd_at", []), "trades_continued": ("trades", ["--beta", "1"])}
+# Controls: the start trained on with its own loss, and FRL's loss with the controller off
+# (alpha1 = alpha2 = 0: uniform class weights, eps for every class).
+CONTROLS = {"pgd_at_continued": ("pgd_at", []),
+            "loss_only": ("frl_reweight_remargin", ["--alpha1", "0", "--alpha2", "0"])}
 
 
 def register(sub) -> None:
@@ -93,7 +94,7 @@ def run_demo(out: Path, seed=0, pretrain_epochs=15, frl_epochs=10, methods=FULL,
 
 
 LABELS = {"pgd_at": "PGD-AT (start)", "frl_reweight_remargin": "FRL Reweight+Remargin",
-          "pgd_at_continued": "PGD-AT trained as long (control)", "trades_continued": "TRADES β=1 (loss-switch control)",
+          "pgd_at_continued": "PGD-AT trained as long (control)", "loss_only": "FRL's loss, controller off (control)",
           "frl_reweight": "FRL Reweight", "frl_remargin": "FRL Remargin", "baseline_reweight": "Baseline Reweight"}
 
 
@@ -128,9 +129,9 @@ def format_report(result: dict) -> str:
             c = summary["pgd_at_continued"]
             lines.append(f"Control (PGD-AT trained as long): worst rob {100 * (c['worst_rob'] - a['worst_rob']):+.1f}, "
                          f"avg std {100 * (c['avg_std'] - a['avg_std']):+.1f}")
-        if "trades_continued" in summary:
-            c = summary["trades_continued"]
-            lines.append(f"Loss-switch control (TRADES beta=1, no reweighting): worst rob "
+        if "loss_only" in summary:
+            c = summary["loss_only"]
+            lines.append(f"Control (FRL's loss, controller off): worst rob "
                          f"{100 * (c['worst_rob'] - a['worst_rob']):+.1f}, avg rob {100 * (c['avg_rob'] - a['avg_rob']):+.1f}"
                          f"; FRL RW+RM: avg rob {100 * (b['avg_rob'] - a['avg_rob']):+.1f}")
     return "\n".join(lines)
