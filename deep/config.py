@@ -36,6 +36,8 @@ DATASET_DEFAULTS = {
 # Settings that may differ between a run and its resumption.
 RUNTIME_KEYS = frozenset({"out", "resume", "device", "data_dir", "download", "progress", "fast", "compile"})
 
+FRL_ONLY_KEYS = frozenset({"frl_loss", "remargin_rule"})
+
 # Settings added after runs were first written: a saved config without them had these values,
 # so an older run directory still resumes.
 LEGACY_DEFAULTS = {"lr_schedule": "step", "lr_peak_at": 0.4, "frl_loss": "trades", "remargin_rule": "absolute",
@@ -170,8 +172,10 @@ class TrainConfig:
         """Settings (other than runtime ones) whose values differ from a saved config."""
         mine = self.to_dict()
         other = {**LEGACY_DEFAULTS, **other}
+        # FRL's loss and Remargin rule mean nothing to other methods: not a difference there
+        ignore = RUNTIME_KEYS | (set() if self.method.startswith("frl") else FRL_ONLY_KEYS)
         return [f"{k}: saved {other.get(k)!r}, now {mine[k]!r}" for k in mine
-                if k not in RUNTIME_KEYS and other.get(k) != mine[k]]
+                if k not in ignore and other.get(k) != mine[k]]
 
 
 def add_train_arguments(p: argparse.ArgumentParser, number, whole) -> None:

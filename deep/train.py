@@ -305,7 +305,7 @@ def _train_epoch(cfg, run, epoch):
         else:
             loss.backward()
         opt.step()
-        if run["lr_per_batch"]:
+        if run.get("lr_per_batch"):
             run["scheduler"].step()
         loss_sum += loss.detach().double() * len(y)
         seen += len(y)
@@ -398,7 +398,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
             kept = (f"the last good checkpoint (epoch {epoch}) is kept in {cfg.out}" if epoch > 0
                     else "no checkpoint had been written yet")
             raise TrainingDiverged(f"loss became {loss} in epoch {epoch + 1}; stopped, {kept}")
-        if not run["lr_per_batch"]:
+        if not run.get("lr_per_batch"):
             run["scheduler"].step()
         common = {"epoch": epoch, "loss": loss, "epoch_time": seconds, "images_per_s": seen / seconds, "lr": lr,
                   **method.log()}

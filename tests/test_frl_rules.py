@@ -1,5 +1,7 @@
 """FRL's update rules as functions (hypothesis), and the FRL methods in the loop."""
 
+import math
+
 import pytest
 import torch
 from hypothesis import given
@@ -94,12 +96,17 @@ def _val(std, bndy):
 
 
 def test_frl_controller_upweights_the_violating_class_and_decays_alpha():
-    frl = FRL(K, 8 / 255, attack=None, reweight=True, remargin=True, tau1=0.05, tau2=0.05)
+    frl = FRL(K, 8 / 255, attack=None, reweight=True, remargin=True, tau1=0.05, tau2=0.05, remargin_rule="absolute")
+    rel = FRL(K, 8 / 255, attack=None, reweight=True, remargin=True, tau1=0.05, tau2=0.05)  # the default rule
     std = [0.1] * K
     std[3] = 0.4  # "cat": far above average
     bndy = [0.3] * K
     bndy[5] = 0.6
     frl.on_epoch_start(0, _val(std, bndy))
+    rel.on_epoch_start(0, _val(std, bndy))
+    assert rel.eps_class[5] == pytest.approx(8 / 255 * math.exp(0.05 * (0.6 - 0.33 - 0.05)), rel=1e-6)
+    others = rel.eps_class[torch.arange(K) != 5]
+    assert torch.allclose(others, torch.full_like(others, 8 / 255))  # inside the band: unchanged
     assert int(frl.class_weights.argmax()) == 3 and int(frl.class_weights_bndy.argmax()) == 5
     assert frl.phi_nat[3] == pytest.approx(0.05 * (0.4 - 0.13 - 0.05))
     assert frl.eps_class[5] == pytest.approx(8 / 255 * torch.exp(torch.tensor(0.05 * (0.6 - 0.05))).item(), rel=1e-6)

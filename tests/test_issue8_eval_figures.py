@@ -38,7 +38,7 @@ def test_autoattack_classwise_is_at_least_as_strong_as_pgd20(digits_pgd):
     out = digits_pgd / "aa.json"
     assert main(["eval", str(digits_pgd), "--attack", "autoattack", "--limit", "150", "--out", str(out)]) == 0
     res = json.loads(out.read_text())
-    assert res["attack"]["name"] == "autoattack" and res["attack"]["implementation"] == "torchattacks"
+    assert res["attack"]["name"] == "autoattack" and res["attack"]["implementation"] == "torchattacks components"
     assert len(res["rob_error"]) == 10 and res["pgd"]["attack"]["steps"] == 20
     for aa, pgd, gap in zip(res["rob_error"], res["pgd"]["rob_error"], res["gap_autoattack_minus_pgd"]):
         assert aa >= pgd and gap == pytest.approx(aa - pgd)

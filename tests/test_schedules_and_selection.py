@@ -65,8 +65,14 @@ def test_a_run_from_before_the_new_settings_still_resumes(tmp_path):
     for key in ("lr_schedule", "lr_peak_at", "frl_loss", "remargin_rule", "init_checkpoint"):
         del ckpt["config"][key]
     torch.save(ckpt, os.path.join(out, "checkpoint.pt"))
-    assert TrainConfig(**{**TrainConfig().to_dict(), "lr_schedule": "step"}).differences(cfg) != []  # sanity
     assert main([*argv, "--resume"]) == 0  # the old config is read with the old defaults
+    # an FRL run from before the change used the TRADES loss and the printed Remargin: resuming it under
+    # the new defaults would change it silently, so the difference is named
+    old = TrainConfig(method="frl_reweight", init="x").to_dict()
+    for key in ("frl_loss", "remargin_rule"):
+        del old[key]
+    diff = TrainConfig(method="frl_reweight", init="x").differences(old)
+    assert diff == ["frl_loss: saved 'trades', now 'pgd_at'", "remargin_rule: saved 'absolute', now 'relative'"]
 
 
 # --- best checkpoint ------------------------------------------------------------------------
@@ -130,10 +136,10 @@ def test_the_printed_remargin_grows_every_class_above_tau_but_the_relative_rule_
 
 
 def test_frl_with_the_pgd_at_loss_attacks_with_cross_entropy_and_trains(tmp_path):
-    cfg = TrainConfig(method="frl_reweight_remargin", init="x", frl_loss="pgd_at").validate()
-    atk = train_attack(cfg)
+    atk = train_attack(TrainConfig(method="frl_reweight_remargin", init="x").validate())  # the default loss
     assert atk.loss == "ce" and atk.random_start
-    assert train_attack(TrainConfig(method="frl_reweight_remargin", init="x")).loss == "kl"
+    cfg = TrainConfig(method="frl_reweight_remargin", init="x", frl_loss="trades").validate()
+    assert train_attack(cfg).loss == "kl" and not train_attack(cfg).random_start
     pre = str(tmp_path / "pre")
     assert main(["train", *BASE, "--method", "pgd_at", "--epochs", "1", "--out", pre]) == 0
     out = str(tmp_path / "frl")

@@ -18,16 +18,17 @@ Two variants of the update rules (``variant``):
     * class weights = the gradient of Eq. 9 with respect to the class-wise errors:
       w_i = 1/K + a_i phi^i - (1/K) sum_j a_j phi^j, a_i = 1 if class i violates its
       constraint now (the (.)^+ is active), clipped at 0 and normalised to sum 1;
-    * Remargin, Eq. 11 literally (``remargin_rule="absolute"``): eps_i <- eps_i exp(alpha2 (R_bndy(f,i) - tau2)),
-      capped at ``eps_cap`` (default 2 eps: the paper limits margins to 16/255 at eps = 8/255);
-      or (``remargin_rule="relative"``) with the violation of the constraint that Eq. 6 / 9 and
-      Algorithm 1 step 8 use, R_bndy(f,i) - R_bndy(f) - tau2, and eps_i kept in [eps, eps_cap]:
-      as printed, every class whose boundary error exceeds tau2 (at CIFAR-10 scale: all of them)
-      grows its radius every epoch;
-    * loss (``loss="trades"``): weighted CE + beta weighted KL with beta = 1 (Eq. 9 weighs R_nat
-      and R_bndy equally); each sample's PGD step is eps_i / 4. ``loss="pgd_at"`` keeps the loss of
-      a PGD-AT start instead: weighted clean CE (the R_nat weights) + beta weighted CE at the
-      cross-entropy PGD point (the R_bndy weights).
+    * Remargin, Eq. 11 with the violation of the constraint that Eq. 6 / 9 and Algorithm 1 step 8
+      use (``remargin_rule="relative"``, the default): eps_i <- eps_i exp(alpha2 (R_bndy(f,i) -
+      R_bndy(f) - tau2)), kept in [eps, eps_cap] (default cap 2 eps: the paper limits margins to
+      16/255 at eps = 8/255); or Eq. 11 as printed (``"absolute"``), R_bndy(f,i) - tau2, under
+      which every class whose boundary error exceeds tau2 (at CIFAR-10 scale: all of them) grows
+      its radius every epoch;
+    * loss: ``loss="pgd_at"`` (the default, chosen by ``frl ablation frl-loss``; README) keeps the
+      loss of the PGD-AT start: weighted clean CE (the R_nat weights) + beta weighted CE at the
+      cross-entropy PGD point (the R_bndy weights); ``loss="trades"`` is Section 4.1's weighted
+      CE + beta weighted KL. beta = 1 (Eq. 9 weighs R_nat and R_bndy equally); each sample's PGD
+      step is eps_i / 4.
 
 ``"authors"`` - the released code (github hannxu123/fair_robust), as documented in the issue:
     * the boundary multiplier step is 2 alpha1; after each update phi is clipped at 0 and, if
@@ -144,7 +145,7 @@ class FRL(Method):
 
     def __init__(self, num_classes, eps, attack, *, reweight=True, remargin=False, tau1=0.05, tau2=0.05,
                  alpha1=0.05, alpha2=0.05, variant="paper", beta=None, phi_limit=0.5, eps_cap=None,
-                 decay_every=40, bndy_metric="per_sample", loss="trades", remargin_rule="absolute"):
+                 decay_every=40, bndy_metric="per_sample", loss="pgd_at", remargin_rule="relative"):
         super().__init__(num_classes, eps, attack)
         if variant not in VARIANTS:
             raise ValueError(f"variant == {variant!r}, must be one of {', '.join(VARIANTS)}")
