@@ -36,7 +36,7 @@ Two variants of the update rules (``variant``):
     * w_i = 1/K + phi^i - mean(phi);
     * Remargin: lambda_i += alpha2 (R_bndy(f,i) - R_bndy(f) - tau2),
       eps_i = eps clamp(exp(2 lambda_i), 0.98, 3); one PGD step size, max eps in the batch / 4;
-    * beta = 1.5.
+    * beta = 1.5, with the TRADES loss (``loss="trades"``; the loss is chosen separately, by ``loss``).
 
 Both variants decay alpha (and the training loop the learning rate) by 0.1 every
 ``decay_every`` epochs (40 in the paper).

@@ -64,7 +64,7 @@ FRL_LOSS_ARMS = {
     "frl_rm": ("FRL RM, TRADES β=1, Remargin relative", "frl_remargin",
                ["--frl-loss", "trades", "--frl-beta", "1", "--remargin-rule", "relative"]),
     "frl_authors": ("FRL RW+RM, the authors' rules", "frl_reweight_remargin",
-                    ["--frl-variant", "authors", "--bndy-metric", "accdiff"]),
+                    ["--frl-variant", "authors", "--frl-loss", "trades", "--bndy-metric", "accdiff"]),
 }
 DEFAULT_ARMS = ("pgd_at_continued", "trades_b1", "trades_b1.5", "trades_b6", "frl_printed", "frl_relative",
                 "frl_relative_b6", "frl_pgdat", "pgdat_loss_only", "frl_pgdat_rw", "frl_pgdat_rm", "frl_authors")
