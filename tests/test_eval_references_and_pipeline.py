@@ -236,3 +236,15 @@ def test_the_readme_blocks_exist():
     text = (ROOT / "README.md").read_text()
     for block in ("demo-table", "ablation-digits", "ablation-cifar10-4k"):
         assert f"<!-- {block}:start -->" in text and f"<!-- {block}:end -->" in text
+
+
+@pytest.mark.parametrize("extra,needle", [(["--arms", "nope"], "unknown arm(s) nope"),
+                                          (["--seeds", "1,1"], "expected distinct whole numbers"),
+                                          (["--seeds", "a"], "expected comma-separated whole numbers"),
+                                          (["--init", "{tmp}/missing"], "not a run directory with a checkpoint"),
+                                          (["--epochs", "0"], "must be >= 1")])
+def test_frl_loss_ablation_bad_input_is_one_line(tmp_path, capsys, extra, needle):
+    extra = [e.replace("{tmp}", str(tmp_path)) for e in extra]
+    assert main(["ablation", "frl-loss", "--out", str(tmp_path / "o"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1, err

@@ -220,6 +220,9 @@ def run_frl_loss(args) -> int:
         raise UserError(f"unknown arm(s) {', '.join(unknown) or '(none given)'}; choose from "
                         f"{', '.join(FRL_LOSS_ARMS)} or all", prog=PROG)
     seeds = _whole_list(args.seeds or "0,1,2", "--seeds")
+    if args.init and not (Path(args.init) / RunDir.CHECKPOINT).exists():
+        raise UserError(f"--init {args.init}: not a run directory with a checkpoint (train one with "
+                        f"`frl train --method pgd_at ...`)", prog=PROG)
     out = _make_out(args)
     common = _common(args, dataset)
     finetune = ["--epochs", str(epochs), "--lr", str(args.lr), "--lr-step-every", "40", *args.train_arg]
@@ -234,7 +237,11 @@ def run_frl_loss(args) -> int:
             _train([*common, "--method", "pgd_at", "--epochs", str(args.pretrain_epochs), "--seed", str(seed),
                     *args.train_arg, *args.start_arg, "--out", str(start), "--resume"])
         per_seed[seed] = {"start": _evaluate(start, args)}
-        start_val = [r for r in RunDir(start).read_metrics() if r.get("split") == "val"][-1]
+        start_vals = [r for r in RunDir(start).read_metrics() if r.get("split") == "val"]
+        if not start_vals:
+            raise UserError(f"{start} has no validation metrics: the curves start from them (train it with "
+                            f"--val-per-class >= 1)", prog=PROG)
+        start_val = start_vals[-1]
         for arm in arms:
             label, method, flags = FRL_LOSS_ARMS[arm]
             run_dir = base / arm
