@@ -35,8 +35,8 @@ def register(sub) -> None:
     p.add_argument("--data-dir", default=None, help="dataset location")
     p.add_argument("--download", action="store_true", help="download the dataset into --data-dir")
     p.add_argument("--train-set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one [train] key in every stage (repeatable; TOML values, e.g. epochs=1, "
-                        "model='\"small_cnn\"'); for quick trials, the run directories record it")
+                   help="override one [train] key in every stage (repeatable; a TOML value or a bare word, e.g. "
+                        "epochs=1 or model=small_cnn); for quick trials, the run directories record it")
     p.set_defaults(func=run)
 
 
