@@ -23,8 +23,10 @@ from scipy.stats import beta, binomtest, norm
 __all__ = ["lower_confidence_bound", "sample_counts", "certify", "predict", "certify_dataset", "check_params"]
 
 
-def check_params(sigma, radius, n, n0, alpha) -> None:
+def check_params(sigma, radius, n, n0, alpha, batch_size=1) -> None:
     """ValueError naming the first bad parameter."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size == {batch_size}, must be >= 1")
     if not sigma > 0:
         raise ValueError(f"sigma == {sigma:g}, must be > 0")
     if not radius >= 0:
@@ -80,7 +82,7 @@ def predict(model, x, sigma, n, alpha, num_classes, batch_size=1000, generator=N
 def certify_dataset(model, x_all, y_all, sigma, radius, n, n0, alpha, num_classes, batch_size=1000, seed=0,
                     class_names=None, progress=None, with_predict=False) -> dict:
     """CERTIFY (and, if asked, PREDICT) every example; class-wise certified standard / robust errors at ``radius``."""
-    check_params(sigma, radius, n, n0, alpha)
+    check_params(sigma, radius, n, n0, alpha, batch_size)
     model.eval()
     # CERTIFY and PREDICT draw from separate noise streams, so that asking for PREDICT leaves the
     # certified numbers unchanged (CERTIFY's stream is seeded by ``seed`` alone, as before)

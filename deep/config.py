@@ -150,8 +150,12 @@ class TrainConfig:
             (self.eps_cap is None or self.eps_cap > 0, f"eps_cap == {self.eps_cap}, must be > 0"),
             (self.bndy_metric in ("per_sample", "accdiff"), f"bndy_metric == {self.bndy_metric!r}, "
                                                                "must be per_sample or accdiff"),
-            (all(v >= 0 for v in self.class_bndy_weight.values()), "class boundary weights must be >= 0"),
-            (all(v > 0 for v in self.class_eps.values()), "class eps factors must be > 0"),
+            (all(math.isfinite(v) and v >= 0 for v in self.class_bndy_weight.values()),
+             "class boundary weights must be finite and >= 0"),
+            (all(math.isfinite(v) and v > 0 for v in self.class_eps.values()), "class eps factors must be finite and > 0"),
+            (self.lr_gamma > 0 and math.isfinite(self.lr_gamma), f"lr_gamma == {self.lr_gamma:g}, must be > 0"),
+            (self.frl_beta is None or self.frl_beta >= 0, f"frl_beta == {self.frl_beta}, must be >= 0"),
+            (self.seed >= 0, f"seed == {self.seed}, must be >= 0"),
             (self.method not in FINETUNE or self.init is not None,
              f"{self.method} starts from a pretrained robust model: pass --init RUN_DIR "
              f"(make one with `frl train --method pgd_at ...`)"),

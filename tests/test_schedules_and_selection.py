@@ -183,3 +183,26 @@ def test_train_set_overrides_every_stage_and_false_switches_off(tmp_path):
     assert "--no-compile" in argv and "--normalize" not in argv and "--no-normalize" not in argv
     assert argv[argv.index("--epochs") + 1] == "1"
     assert main(["run", "x.toml", "--train-set", "novalue"]) == 2
+
+
+# --- bad values that used to be accepted or to hang: one line, exit 2 -------------------------------
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["train", *BASE, "--method", "pgd_at", "--lr-gamma=-0.1", "--out", "{tmp}/r"], "lr_gamma == -0.1"),
+    (["train", *BASE, "--method", "frl_reweight", "--init", "x", "--frl-beta=-1", "--out", "{tmp}/r"],
+     "frl_beta == -1"),
+    (["train", *BASE, "--method", "pgd_at", "--class-eps", "3=inf", "--out", "{tmp}/r"], "must be finite"),
+    (["train", *BASE, "--method", "pgd_at", "--seed=-1", "--out", "{tmp}/r"], "seed == -1"),
+    (["eval", "{tmp}/none", "--seed=-1"], "--seed -1: must be >= 0"),
+    (["eval", "{tmp}/none", "--limit", "0"], "--limit 0: must be >= 1"),
+    (["certify", "{tmp}/none", "--sigma", "0.25", "--batch-size", "0"], "batch_size == 0"),
+    (["certify", "{tmp}/none", "--sigma", "0.25", "--limit=-2"], "--limit -2: must be >= 1"),
+    (["ablation", "fig3", "--class", "3", "--init", "x", "--out", "{tmp}/a", "--weights", "1,nan"],
+     "positive and finite"),
+])
+def test_bad_values_are_one_line_and_exit_2(tmp_path, capsys, argv, needle):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1, err

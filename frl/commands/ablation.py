@@ -19,6 +19,7 @@ validation curves. Both are resumable: rerun to continue.
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -35,8 +36,8 @@ def _factors(text):
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise UserError(f"expected comma-separated factors, got {text!r}", prog=PROG) from None
-    if not values or any(v <= 0 for v in values):
-        raise UserError(f"factors must be positive, got {text!r}", prog=PROG)
+    if not values or not all(math.isfinite(v) and v > 0 for v in values):
+        raise UserError(f"factors must be positive and finite, got {text!r}", prog=PROG)
     return values
 
 

@@ -56,6 +56,12 @@ def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="
         raise ValueError(f"unknown attack {attack!r}; choose from {', '.join(ATTACKS)}")
     if steps < 1:
         raise ValueError(f"steps == {steps}, must be >= 1")
+    if limit is not None and limit < 1:
+        raise ValueError(f"--limit {limit}: must be >= 1 (an empty split has no error to report)")
+    if seed < 0:
+        raise ValueError(f"--seed {seed}: must be >= 0")
+    if batch_size < 1:
+        raise ValueError(f"--batch-size {batch_size}: must be >= 1")
     cfg, model, data, train_data, ckpt = load_trained(run_dir, split, data_dir, device, limit, checkpoint)
     device = next(model.parameters()).device
     eps = cfg.eps if eps is None else eps
