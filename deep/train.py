@@ -64,6 +64,9 @@ def _set_rng_state(state: dict) -> None:
 
 
 def _device(name: str) -> torch.device:
+    """The torch device named by --device; ValueError for a name that is not cpu / cuda[:N] or for CUDA without a GPU."""
+    if not (name == "cpu" or name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit())):
+        raise ValueError(f"--device {name!r}: must be cpu, cuda or cuda:N")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"--device {name}: CUDA is not available on this machine")
     return torch.device(name)
@@ -380,7 +383,10 @@ def train(cfg: TrainConfig, log=print) -> dict:
         best_rob = ckpt.get("best_val_rob")
         if main_process:
             rd.truncate_metrics(ckpt["epoch"])
-        log(f"resuming {cfg.out} at epoch {start + 1}/{cfg.epochs}")
+        if start >= cfg.epochs:
+            log(f"{cfg.out} is already finished ({cfg.epochs} epochs); nothing to train")
+        else:
+            log(f"resuming {cfg.out} at epoch {start + 1}/{cfg.epochs}")
     else:
         if main_process:
             if rd.metrics_path.exists():
@@ -467,6 +473,7 @@ def load_trained(run_dir, split="test", data_dir=None, device=None, limit=None, 
     cfg.download = False
     if device is None:
         device = cfg.device if (cfg.device == "cpu" or torch.cuda.is_available()) else "cpu"
+    _device(str(device))  # a device that does not exist is named as such, before any file is read
     if checkpoint == "best":
         if not rd.best_path.exists():
             raise ValueError(f"{run_dir} has no {RunDir.BEST} (it was trained before best checkpoints were kept, "

@@ -188,6 +188,13 @@ def test_train_set_overrides_every_stage_and_false_switches_off(tmp_path):
 # --- bad values that used to be accepted or to hang: one line, exit 2 -------------------------------
 
 
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("tiny") / "run")
+    assert main(["train", *BASE, "--method", "natural", "--epochs", "1", "--out", out]) == 0
+    return out
+
+
 @pytest.mark.parametrize("argv,needle", [
     (["train", *BASE, "--method", "pgd_at", "--lr-gamma=-0.1", "--out", "{tmp}/r"], "lr_gamma == -0.1"),
     (["train", *BASE, "--method", "frl_reweight", "--init", "x", "--frl-beta=-1", "--out", "{tmp}/r"],
@@ -200,9 +207,18 @@ def test_train_set_overrides_every_stage_and_false_switches_off(tmp_path):
     (["certify", "{tmp}/none", "--sigma", "0.25", "--limit=-2"], "--limit -2: must be >= 1"),
     (["ablation", "fig3", "--class", "3", "--init", "x", "--out", "{tmp}/a", "--weights", "1,nan"],
      "positive and finite"),
+    (["eval", "{run}", "--device", "tpu"], "--device 'tpu': must be cpu, cuda or cuda:N"),
+    (["certify", "{run}", "--sigma", "0.25", "--device", "cuda:x"], "must be cpu, cuda or cuda:N"),
 ])
-def test_bad_values_are_one_line_and_exit_2(tmp_path, capsys, argv, needle):
-    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+def test_bad_values_are_one_line_and_exit_2(tmp_path, tiny_run, capsys, argv, needle):
+    argv = [a.replace("{tmp}", str(tmp_path)).replace("{run}", tiny_run) for a in argv]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1, err
+
+
+def test_resuming_a_finished_run_says_so(tiny_run, capsys):
+    argv = ["train", *BASE, "--method", "natural", "--epochs", "1", "--out", tiny_run, "--resume"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "already finished (1 epochs); nothing to train" in err and "resuming" not in err
