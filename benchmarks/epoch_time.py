@@ -91,7 +91,7 @@ def time_ours(name, data, batch_size, batches, warmup, steps, device, fast, use_
     train_model = torch.compile(model) if use_compile else model
     attack = PGD(eps=EPS, steps=steps, rel_step=STEP / EPS, mode="eval")
     run = {"train_model": train_model, "optimizer": opt, "method": PGDAT(10, EPS, attack), "device": device,
-           "dist": Dist(), "fast": fast}
+           "dist": Dist(), "fast": fast, "lr_per_batch": False}
 
     def loader(n_batches):
         sub = TensorData(data.x[: n_batches * batch_size], data.y[: n_batches * batch_size], data.class_names, True)

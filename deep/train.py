@@ -308,7 +308,7 @@ def _train_epoch(cfg, run, epoch):
         else:
             loss.backward()
         opt.step()
-        if run.get("lr_per_batch"):
+        if run["lr_per_batch"]:
             run["scheduler"].step()
         loss_sum += loss.detach().double() * len(y)
         seen += len(y)
@@ -404,7 +404,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
             kept = (f"the last good checkpoint (epoch {epoch}) is kept in {cfg.out}" if epoch > 0
                     else "no checkpoint had been written yet")
             raise TrainingDiverged(f"loss became {loss} in epoch {epoch + 1}; stopped, {kept}")
-        if not run.get("lr_per_batch"):
+        if not run["lr_per_batch"]:
             run["scheduler"].step()
         common = {"epoch": epoch, "loss": loss, "epoch_time": seconds, "images_per_s": seen / seconds, "lr": lr,
                   **method.log()}
@@ -460,6 +460,8 @@ def load_trained(run_dir, split="test", data_dir=None, device=None, limit=None, 
     """
     if checkpoint not in ("last", "best"):
         raise ValueError(f"checkpoint == {checkpoint!r}, must be last or best")
+    if limit is not None and limit < 1:
+        raise ValueError(f"--limit {limit}: must be >= 1 (an empty split has no error to report)")
     rd = RunDir(run_dir)
     if not rd.path.is_dir():
         raise ValueError(f"{run_dir} is not a directory")

@@ -14,6 +14,7 @@ from matplotlib.ticker import MaxNLocator
 import numpy as np
 
 from . import style
+from .results import summary_of_eval
 
 __all__ = ["SIX", "six_numbers", "aggregate_arms", "frl_loss_markdown", "draw_frl_loss_curves"]
 
@@ -22,9 +23,8 @@ SIX_LABELS = ("avg std", "worst std", "avg bndy", "worst bndy", "avg rob", "wors
 
 
 def six_numbers(res: dict) -> dict:
-    """The six numbers (%) of an eval.json-like dict."""
-    return {f"{g}_{k.split('_')[0]}": 100.0 * float(res[g][k])
-            for k in ("std_error", "bndy_error", "rob_error") for g in ("avg", "worst")}
+    """The six numbers (%) of an eval.json-like dict, by name."""
+    return dict(zip(SIX, summary_of_eval(res)))
 
 
 def _mean_std(values):

@@ -232,10 +232,16 @@ def test_demo_is_reproducible_and_feeds_the_readme(tmp_path):
     assert f"{100 * a['pgd_at']['avg_rob']:.1f}" in text and text.endswith("<!-- demo-table:end -->\ny\n")
 
 
-def test_the_readme_blocks_exist():
+def test_the_readme_blocks_hold_generated_tables():
+    """The measured blocks exist and hold what the generator writes (a table per block, the demo's rows)."""
+    import re
+
     text = (ROOT / "README.md").read_text()
-    for block in ("demo-table", "ablation-digits", "ablation-cifar10-4k"):
-        assert f"<!-- {block}:start -->" in text and f"<!-- {block}:end -->" in text
+    for block, row in (("demo-table", "| FRL Reweight+Remargin |"), ("ablation-digits", "| PGD-AT start |"),
+                       ("ablation-cifar10-4k", "| PGD-AT start |")):
+        body = re.search(rf"<!-- {block}:start -->\n(.*?)<!-- {block}:end -->", text, re.S)
+        assert body is not None, block
+        assert row in body.group(1) and body.group(1).count("\n|") >= 3, block
 
 
 @pytest.mark.parametrize("extra,needle", [(["--arms", "nope"], "unknown arm(s) nope"),

@@ -113,11 +113,9 @@ def _whole_list(text, flag):
 
 
 def _train(argv):
-    from .. import cli
+    from .train import train_or_fail
 
-    code = cli.main(["train", *argv])
-    if code != 0:
-        raise UserError(f"training failed: frl train {' '.join(argv)}", prog=PROG)
+    train_or_fail(argv, PROG)
 
 
 def _evaluate(run_dir, args):

@@ -40,8 +40,6 @@ def certify_run(run_dir, sigma, radius=0.5, n=100_000, n0=100, alpha=0.001, spli
     from deep.train import load_trained
 
     check_params(sigma, radius, n, n0, alpha, batch_size)
-    if limit is not None and limit < 1:
-        raise ValueError(f"--limit {limit}: must be >= 1 (an empty split has no error to report)")
     cfg, model, data, train_data, _ = load_trained(run_dir, split, data_dir, device, limit)
     device = next(model.parameters()).device
     res = certify_dataset(model, to_input(data.x).to(device), data.y, sigma, radius, n, n0, alpha,

@@ -48,11 +48,9 @@ def register(sub) -> None:
 
 
 def _train(argv):
-    from .. import cli
+    from .train import train_or_fail
 
-    code = cli.main(["train", *argv])
-    if code != 0:
-        raise UserError(f"training failed: frl train {' '.join(argv)}", prog=PROG)
+    train_or_fail(argv, PROG)
 
 
 def summarise(res: dict) -> dict:

@@ -56,8 +56,6 @@ def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="
         raise ValueError(f"unknown attack {attack!r}; choose from {', '.join(ATTACKS)}")
     if steps < 1:
         raise ValueError(f"steps == {steps}, must be >= 1")
-    if limit is not None and limit < 1:
-        raise ValueError(f"--limit {limit}: must be >= 1 (an empty split has no error to report)")
     if seed < 0:
         raise ValueError(f"--seed {seed}: must be >= 0")
     if batch_size < 1:

@@ -117,9 +117,9 @@ def train_argv(cfg: dict, runs, device=None, data_dir=None, download=False) -> l
 def run(args) -> int:
     import json
 
+    extra = overrides(args.train_set)
     cfg = load_config(args.config)
     parts = stages(cfg)
-    extra = overrides(args.train_set)
     for part in parts:
         part["train"] = {**part["train"], **extra}
     for part in parts:
@@ -127,15 +127,13 @@ def run(args) -> int:
         if code != 0:
             return code
     if len(parts) > 1:
+        from figures.pipeline import pipeline_markdown
+
         from .demo import summarise
 
         group = Path(args.runs) / parts[0]["run"]["table"]
-        summary = {p["run"]["name"]: summarise(json.loads((group / p["run"]["name"] / "eval.json").read_text()))
-                   for p in parts}
-        write_json(group / "summary.json", summary, PROG)
-        from figures.pipeline import pipeline_markdown
-
         evals = {p["run"]["name"]: json.loads((group / p["run"]["name"] / "eval.json").read_text()) for p in parts}
+        write_json(group / "summary.json", {name: summarise(res) for name, res in evals.items()}, PROG)
         (group / "summary.md").write_text(pipeline_markdown(evals, title=f"{args.config}"))
         print(f"{group}/summary.json, summary.md", file=sys.stderr)
     return 0

@@ -40,3 +40,11 @@ def run(args) -> int:
         return 1
     print(cfg.out)
     return 0
+
+
+def train_or_fail(argv, prog: str) -> None:
+    """``frl train ARGV`` for orchestrating commands (demo, ablation): a failure is one UserError of ``prog``."""
+    from .. import cli
+
+    if cli.main(["train", *argv]) != 0:
+        raise UserError(f"training failed: frl train {' '.join(argv)}", prog=prog)
