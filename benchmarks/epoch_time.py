@@ -4,7 +4,7 @@ Usage:
     python benchmarks/epoch_time.py                       # GPU: PreAct-ResNet18 and WRN-28-10
     python benchmarks/epoch_time.py --device cpu --batches 2 --batch-size 16 --models preact_resnet18
 
-"Ours" is the project's real training step (``deep.train._train_epoch`` with PGD-AT): the
+"Ours" is the project's real training step (``deep.train.train_epoch`` with PGD-AT): the
 uint8 dataset on the device, crop + flip there, input gradients only, bf16 autocast,
 channels_last, fused SGD and torch.compile on CUDA (``--no-compile`` to compare). "Plain" is
 written here in the style of the reference code: fp32, a DataLoader over CPU tensors with
@@ -34,13 +34,15 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from deep.attacks import PGD
+from deep.attacks import training_attack
+from deep.build import Run
 from deep.config import TrainConfig
 from deep.data import BatchLoader, TensorData, augment_crop_flip
 from deep.distributed import Dist
 from deep.methods import PGDAT
 from deep.models import build_model
-from deep.train import _fused_sgd, _train_epoch
+from deep.schedule import make_optimizer
+from deep.train import train_epoch
 
 EPOCH_IMAGES = 50_000
 MACS = {"preact_resnet18": 0.555e9, "wrn28_10": 5.24e9}
@@ -85,23 +87,22 @@ def time_ours(name, data, batch_size, batches, warmup, steps, device, fast, use_
     model = build_model(name, 10, 3).to(device)
     if fast:
         model = model.to(memory_format=torch.channels_last)
-    cfg = TrainConfig(lr=0.1, batch_size=batch_size, progress=False)
-    opt = _fused_sgd(model.parameters(), cfg, device) if fast else torch.optim.SGD(model.parameters(), lr=0.1,
-                                                                                   momentum=0.9, weight_decay=5e-4)
-    train_model = torch.compile(model) if use_compile else model
-    attack = PGD(eps=EPS, steps=steps, rel_step=STEP / EPS, mode="eval")
-    run = {"train_model": train_model, "optimizer": opt, "method": PGDAT(10, EPS, attack), "device": device,
-           "dist": Dist(), "fast": fast, "lr_per_batch": False}
+    cfg = TrainConfig(dataset="cifar10", model=name, method="pgd_at", lr=0.1, batch_size=batch_size, eps=EPS,
+                      attack_steps=steps, attack_step_size=STEP, progress=False)
+    opt = make_optimizer(model.parameters(), cfg, device, fused=fast)
 
     def loader(n_batches):
         sub = TensorData(data.x[: n_batches * batch_size], data.y[: n_batches * batch_size], data.class_names, True)
         return BatchLoader(sub, batch_size, shuffle=True, device=device, channels_last=fast, drop_last=True)
 
-    run["train_loader"] = loader(warmup)
-    _train_epoch(cfg, run, 0)  # compile and warm up outside the timed region
-    run["train_loader"] = loader(batches)
+    attack = training_attack("ce", EPS, steps, STEP, mode="eval")
+    run = Run(cfg=cfg, device=device, dist=Dist(), fast=fast, compile=use_compile, train_data=data, val_data=data,
+              test_data=data, loaders={"train": loader(warmup)}, model=model, optimizer=opt, scheduler=None,
+              method=PGDAT(10, EPS, attack), train_model=torch.compile(model) if use_compile else model)
+    train_epoch(run, 0)  # compile and warm up outside the timed region
+    run.loaders["train"] = loader(batches)
     with _Timer(device) as t:
-        _train_epoch(cfg, run, 0)
+        train_epoch(run, 0)
     return t.seconds / (batches * batch_size) * EPOCH_IMAGES
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from frl.cli import main as frl
-from frl.commands.evaluate import evaluate_run
+from deep.config import TrainConfig
+from deep.runs import evaluate_run, train_run
 
 
 def main():
@@ -31,16 +31,12 @@ def main():
     ap.add_argument("--out", default="runs/parity")
     args = ap.parse_args()
     out = Path(args.out)
-    common = ["train", "--dataset", args.dataset, "--model", args.model, "--method", "pgd_at", "--epochs",
-              str(args.epochs), "--batch-size", str(args.batch_size), "--lr", str(args.lr), "--eps", args.eps,
-              "--device", args.device, "--test-every", "0", "--resume"]
-    if args.dataset != "digits":
-        common += ["--data-dir", args.data_dir]
+    common = dict(dataset=args.dataset, model=args.model, method="pgd_at", epochs=args.epochs,
+                  batch_size=args.batch_size, lr=args.lr, eps=args.eps, device=args.device, test_every=0, resume=True,
+                  data_dir=args.data_dir if args.dataset != "digits" else None)
     res = {}
-    for name, flags in (("fast", ["--fast"]), ("fp32", ["--no-fast", "--no-compile"])):
-        code = frl([*common, *flags, "--out", str(out / name)])
-        if code:
-            raise SystemExit(code)
+    for name, switches in (("fast", dict(fast=True)), ("fp32", dict(fast=False, compile=False))):
+        train_run(TrainConfig.from_mapping({**common, **switches, "out": str(out / name)}))
         ev = evaluate_run(out / name, steps=20, device=args.device)
         res[name] = {"avg_std": ev["avg"]["std_error"], "avg_rob": ev["avg"]["rob_error"],
                      "worst_rob": ev["worst"]["rob_error"]}

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 NORMS = ("linf", "l2")
 LOSSES = ("ce", "kl")
 
-__all__ = ["PGD", "NORMS", "LOSSES"]
+__all__ = ["PGD", "NORMS", "LOSSES", "training_attack", "eval_attack", "default_eval_step"]
 
 
 def _per_sample(value, x: torch.Tensor) -> torch.Tensor:
@@ -153,3 +153,33 @@ class PGD:
             return self.perturb(model, x, y, eps=eps, clean_logits=clean_logits)
         finally:
             model.train(was_training)
+
+
+# --- the two ways the project uses the attack -------------------------------------------------
+
+
+def training_attack(loss: str, eps: float, steps: int, step_size: float, norm: str = "linf",
+                    mode: str = "eval") -> PGD:
+    """The training attack: PGD-``steps``, step ``step_size`` relative to each sample's radius.
+
+    ``loss="ce"`` (PGD-AT, the Baseline Reweight, FRL with the PGD-AT loss) maximises cross-entropy
+    from a uniform random start; ``loss="kl"`` (TRADES, FRL with the TRADES loss) maximises the KL
+    to the clean prediction from TRADES' small Gaussian start. A method names its loss
+    (``Method.attack_loss_for``).
+    """
+    return PGD(eps=eps, steps=steps, rel_step=step_size / eps if eps > 0 else None, norm=norm,
+               random_start=loss == "ce", loss=loss, mode=mode)
+
+
+def default_eval_step(eps: float, norm: str) -> float:
+    """PGD step of the evaluation: eps/4 for l_inf (2/255 at 8/255), eps/5 for l2 (0.1 at 0.5, paper A.1.2)."""
+    return eps / 4 if norm == "linf" else eps / 5
+
+
+def eval_attack(eps: float, steps: int, norm: str = "linf", step_size: float | None = None,
+                random_start: bool = True) -> PGD | None:
+    """The evaluation attack: PGD-``steps`` with a random start, CE loss, eval mode (None at eps 0)."""
+    if eps <= 0:
+        return None
+    return PGD(eps=eps, steps=steps, step_size=step_size if step_size is not None else default_eval_step(eps, norm),
+               norm=norm, random_start=random_start, loss="ce", mode="eval")

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import torch
 
+from .errors import ConfigError
+
 VERSIONS = ("standard", "plus", "rand")
 ITERATIONS = 100  # official n_iter of APGD, APGD-T and FAB
 SQUARE_QUERIES = 5000
@@ -36,17 +38,17 @@ SQUARE_QUERIES = 5000
 class AutoAttack:
     def __init__(self, eps: float, norm: str = "linf", version: str = "standard", n_classes: int = 10, seed: int = 0):
         if version not in VERSIONS:
-            raise ValueError(f"version == {version!r}, must be one of {', '.join(VERSIONS)}")
+            raise ConfigError(f"version == {version!r}, must be one of {', '.join(VERSIONS)}")
         if not eps > 0:
-            raise ValueError(f"eps == {eps}, must be > 0")
+            raise ConfigError(f"eps == {eps}, must be > 0")
         if norm not in ("linf", "l2"):
-            raise ValueError(f"norm == {norm!r}, must be linf or l2")
+            raise ConfigError(f"norm == {norm!r}, must be linf or l2")
         if n_classes < 2:
-            raise ValueError(f"n_classes == {n_classes}, must be >= 2")
+            raise ConfigError(f"n_classes == {n_classes}, must be >= 2")
         import importlib.util
 
         if importlib.util.find_spec("torchattacks") is None:
-            raise ValueError("AutoAttack needs torchattacks: pip install torchattacks")
+            raise ConfigError("AutoAttack needs torchattacks: pip install torchattacks")
         self.eps, self.norm, self.version, self.n_classes, self.seed = float(eps), norm, version, n_classes, seed
         self.n_target_classes = min(9, n_classes - 1)
 

@@ -20,23 +20,25 @@ import numpy as np
 import torch
 from scipy.stats import beta, binomtest, norm
 
+from .errors import ConfigError
+
 __all__ = ["lower_confidence_bound", "sample_counts", "certify", "predict", "certify_dataset", "check_params"]
 
 
 def check_params(sigma, radius, n, n0, alpha, batch_size=1) -> None:
-    """ValueError naming the first bad parameter."""
+    """ConfigError (a ValueError) naming the first bad parameter."""
     if batch_size < 1:
-        raise ValueError(f"batch_size == {batch_size}, must be >= 1")
+        raise ConfigError(f"batch_size == {batch_size}, must be >= 1")
     if not sigma > 0:
-        raise ValueError(f"sigma == {sigma:g}, must be > 0")
+        raise ConfigError(f"sigma == {sigma:g}, must be > 0")
     if not radius >= 0:
-        raise ValueError(f"radius == {radius:g}, must be >= 0")
+        raise ConfigError(f"radius == {radius:g}, must be >= 0")
     if n < 1 or n0 < 1:
-        raise ValueError(f"n == {n}, n0 == {n0}: both must be >= 1")
+        raise ConfigError(f"n == {n}, n0 == {n0}: both must be >= 1")
     if n0 > n:
-        raise ValueError(f"n0 == {n0} > n == {n}: the selection sample must not exceed the estimation sample")
+        raise ConfigError(f"n0 == {n0} > n == {n}: the selection sample must not exceed the estimation sample")
     if not 0 < alpha < 1:
-        raise ValueError(f"alpha == {alpha:g}, must be in (0, 1)")
+        raise ConfigError(f"alpha == {alpha:g}, must be in (0, 1)")
 
 
 def lower_confidence_bound(k: int, n: int, alpha: float) -> float:

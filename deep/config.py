@@ -1,22 +1,39 @@
-"""Training configuration: every setting of a run, the paper's defaults per dataset, and the CLI flags.
+"""Training configuration: the one place where a setting, its default, its help, its flag and its constraint live.
 
-Pure Python (no torch import), so ``frl --help`` stays fast. ``TrainConfig`` is what a
-run directory's ``config.json`` holds; ``--resume`` compares it field by field.
+``TrainConfig`` is what a run directory's ``config.json`` holds; ``--resume`` compares it field by
+field. Every field carries its metadata (``_setting``): the kind of value (which also says how a
+flag or a TOML string is parsed), the help text, the constraint, and whether its default depends
+on the dataset and the method. From that one table come
+
+* the ``frl train`` flags (:func:`add_train_arguments`), with the field's name as the flag
+  (``lr_step_every`` is ``--lr-step-every``);
+* the dataset and fine-tuning defaults, filled by :meth:`TrainConfig.__post_init__` for every
+  caller alike (CLI, TOML, Python): ``TrainConfig(dataset="digits")`` trains with the same batch
+  size and learning rate as ``frl train --dataset digits``;
+* :meth:`TrainConfig.from_mapping`, which reads a TOML table or parsed flags (``eps = "8/255"``
+  is parsed by :func:`parse_number`, the one parser of numbers as users write them);
+* :meth:`TrainConfig.validate`, run at construction: a :class:`~deep.errors.ConfigError`
+  naming the first bad setting.
+
+The method names come from the method registry (:mod:`deep.methods`), read on first use, so
+importing this module does not import torch.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
+import re
 from dataclasses import asdict, dataclass, field, fields
 
-__all__ = ["TrainConfig", "DATASET_DEFAULTS", "RUNTIME_KEYS", "add_train_arguments", "config_from_args"]
+from .errors import ConfigError
+
+__all__ = ["TrainConfig", "DATASET_DEFAULTS", "FINETUNE_DEFAULTS", "RUNTIME_KEYS", "add_train_arguments",
+           "config_from_args", "config_from_dict", "settings_from_flags", "parse_number", "parse_whole", "method_names"]
 
 DATASETS = ("digits", "cifar10", "svhn", "imagefolder")
 MODELS = ("small_cnn", "preact_resnet18", "wrn28_10")
-METHODS = ("natural", "pgd_at", "trades", "baseline_reweight", "frl_reweight", "frl_remargin", "frl_reweight_remargin",
-           "gaussian_noise")
-FINETUNE = ("baseline_reweight", "frl_reweight", "frl_remargin", "frl_reweight_remargin")
 NORMS = ("linf", "l2")
 LR_SCHEDULES = ("step", "onecycle")
 FRL_LOSSES = ("trades", "pgd_at")
@@ -27,142 +44,254 @@ CHECKPOINTS = ("last", "best")
 # weight decay 5e-4, lr x0.1 at epochs 100 and 150, batch 128, PGD-10 with step 2/255 at
 # eps 8/255, 300 validation examples per class. Digits are the embedded quick default.
 DATASET_DEFAULTS = {
-    "cifar10": dict(epochs=200, lr=0.1, batch_size=128, eps=8 / 255, val_per_class=300),
-    "svhn": dict(epochs=200, lr=0.1, batch_size=128, eps=8 / 255, val_per_class=300),
-    "imagefolder": dict(epochs=200, lr=0.1, batch_size=128, eps=8 / 255, val_per_class=300),
-    "digits": dict(epochs=20, lr=0.1, batch_size=16, eps=0.2, val_per_class=30),
+    "cifar10": dict(epochs=200, lr=0.1, batch_size=128, eps=8 / 255, val_per_class=300, lr_step_every=0),
+    "svhn": dict(epochs=200, lr=0.1, batch_size=128, eps=8 / 255, val_per_class=300, lr_step_every=0),
+    "imagefolder": dict(epochs=200, lr=0.1, batch_size=128, eps=8 / 255, val_per_class=300, lr_step_every=0),
+    "digits": dict(epochs=20, lr=0.1, batch_size=16, eps=0.2, val_per_class=30, lr_step_every=0),
 }
-
-# Settings that may differ between a run and its resumption.
-RUNTIME_KEYS = frozenset({"out", "resume", "device", "data_dir", "download", "progress", "fast", "compile"})
-
-FRL_ONLY_KEYS = frozenset({"frl_loss", "remargin_rule"})
+# Fine-tuning (FRL, Baseline Reweight) defaults: Section 5.1, 40 epochs per stage at lr 1e-3, x0.1 every 40.
+FINETUNE_DEFAULTS = dict(epochs=40, lr=1e-3, lr_step_every=40)
 
 # Settings added after runs were first written: a saved config without them had these values,
 # so an older run directory still resumes.
 LEGACY_DEFAULTS = {"lr_schedule": "step", "lr_peak_at": 0.4, "frl_loss": "trades", "remargin_rule": "absolute",
                    "init_checkpoint": "last"}
 
+_SQRT = re.compile(r"^sqrt\((.+)\)$")
+
+
+def parse_number(text) -> float:
+    """'0.5', '8/255', '2e-3' or 'sqrt(2)' (or a number) as a finite float; ConfigError otherwise."""
+    if isinstance(text, bool):
+        raise ConfigError(f"not a number: {text!r}")
+    if isinstance(text, (int, float)):
+        value = float(text)
+    else:
+        s = str(text).strip().replace(" ", "")
+        try:
+            m = _SQRT.match(s)
+            if m:
+                inner = parse_number(m.group(1))
+                if inner < 0:
+                    raise ValueError
+                value = math.sqrt(inner)
+            elif "/" in s:
+                num, den = s.split("/", 1)
+                value = float(num) / float(den)
+            else:
+                value = float(s)
+        except (ValueError, ZeroDivisionError):
+            raise ConfigError(f"not a number: {text!r} (use e.g. 0.5, 8/255 or sqrt(2))") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"not a finite number: {text!r}")
+    return value
+
+
+def parse_whole(text) -> int:
+    """A whole number ('3' or 3; not '1.5' or True)."""
+    if isinstance(text, bool) or (isinstance(text, float) and not text.is_integer()):
+        raise ConfigError(f"not a whole number: {text!r}")
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        raise ConfigError(f"not a whole number: {text!r}") from None
+
+
+def _fractions(value) -> list:
+    if isinstance(value, (list, tuple)):
+        return [parse_number(v) for v in value]
+    try:
+        return [parse_number(v) for v in str(value).split(",") if v.strip()]
+    except ConfigError:
+        raise ConfigError(f"--lr-milestones {value!r}: expected comma-separated fractions") from None
+
+
+def _factors(value, flag) -> dict:
+    """{class: factor} from a dict or from 'CLASS=FACTOR' items."""
+    if isinstance(value, dict):
+        return {str(k): parse_number(v) for k, v in value.items()}
+    out = {}
+    for item in value:
+        name, sep, text = str(item).partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"{flag} {item!r}: expected CLASS=FACTOR, e.g. deer=2.0")
+        try:
+            out[name.strip()] = float(text)
+        except ValueError:
+            raise ConfigError(f"{flag} {item!r}: expected CLASS=FACTOR, e.g. deer=2.0") from None
+    return out
+
+
+def _method_registry():
+    return importlib.import_module("deep.methods")  # imported on first use: it brings torch
+
+
+def method_names() -> tuple:
+    """The registered training methods (:mod:`deep.methods`), in their listing order."""
+    return _method_registry().names()
+
+
+class _MethodChoices:
+    """argparse ``choices`` read from the registry only when a flag is parsed or help is shown."""
+
+    def __contains__(self, name):
+        return name in method_names()
+
+    def __iter__(self):
+        return iter(method_names())
+
+
+# --- the table of settings --------------------------------------------------------------------
+
+def _setting(default, help, kind, *, check=None, choices=None, dataset=False, runtime=False, frl_only=False,
+             group=None, required_flag=False, metavar=None):
+    """A field with its metadata; ``check`` = (predicate, rule) is applied to values that are not None."""
+    meta = dict(help=help, kind=kind, check=check, choices=choices, dataset=dataset, runtime=runtime,
+                frl_only=frl_only, group=group, required_flag=required_flag, metavar=metavar)
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+_GE0 = (lambda v: v >= 0, "must be >= 0")
+_GT0 = (lambda v: v > 0, "must be > 0")
+_GE1 = (lambda v: v >= 1, "must be >= 1")
+_FT = "FRL and Baseline Reweight (fine-tuning from --init)"
+
 
 @dataclass
 class TrainConfig:
-    dataset: str = "digits"
-    model: str = "small_cnn"
-    method: str = "natural"
-    epochs: int = 20
-    eps: float = 0.2
-    seed: int = 0
-    out: str = "runs/run"
-    device: str = "cpu"
-    data_dir: str | None = None
-    download: bool = False
-    resume: bool = False
-    batch_size: int = 64
-    lr: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    lr_milestones: list = field(default_factory=lambda: [0.5, 0.75])
-    lr_gamma: float = 0.1
-    norm: str = "linf"
-    attack_steps: int = 10
-    attack_step_size: float | None = None  # default eps / 4 (2/255 at 8/255)
-    attack_mode: str = "eval"
-    beta: float = 6.0
-    sigma: float = 0.25  # gaussian_noise: noise level of randomized smoothing
-    val_per_class: int = 30
-    eval_steps: int = 10
-    test_every: int = 1
-    normalize: bool = False
-    progress: bool | None = None
-    lr_step_every: int = 0  # > 0: lr x lr_gamma every N epochs (FRL: 40) instead of the milestones
+    dataset: str = _setting("digits", "dataset (default digits, embedded)", "choice", choices=DATASETS)
+    model: str | None = _setting(None, "architecture (default small_cnn for digits, preact_resnet18 otherwise)",
+                                 "choice", choices=MODELS, dataset=True)
+    method: str = _setting("natural", "training method (default natural)", "choice", choices=_MethodChoices())
+    epochs: int | None = _setting(None, "epochs (paper: 200; digits: 20)", "whole", check=_GE1, dataset=True)
+    eps: float | None = _setting(None, "training radius, fractions allowed: 8/255 (default 8/255; digits 0.2)",
+                                 "number", check=_GE0, dataset=True)
+    seed: int = _setting(0, "seed of everything random (default 0)", "whole", check=_GE0)
+    out: str = _setting("runs/run", "run directory", "text", runtime=True, required_flag=True)
+    device: str = _setting("cpu", "cpu or cuda[:N] (default cpu)", "text", runtime=True,
+                           check=(lambda v: v == "cpu" or v.startswith("cuda"), "must be cpu or cuda"))
+    data_dir: str | None = _setting(None, "where the dataset lives (cifar10, svhn, imagefolder)", "text",
+                                    runtime=True)
+    download: bool = _setting(False, "download cifar10 / svhn into --data-dir (torchvision)", "switch", runtime=True)
+    resume: bool = _setting(False, "continue the run in --out from its checkpoint", "switch", runtime=True)
+    batch_size: int | None = _setting(None, "batch size (paper: 128)", "whole", check=_GE1, dataset=True)
+    lr: float | None = _setting(None, "initial SGD learning rate (paper: 0.1)", "number", check=_GT0, dataset=True)
+    momentum: float = _setting(0.9, "SGD momentum (default 0.9)", "number", check=(lambda v: 0 <= v < 1,
+                                                                                     "must be in [0, 1)"))
+    weight_decay: float = _setting(5e-4, "weight decay (default 5e-4)", "number", check=_GE0)
+    lr_milestones: list = _setting([0.5, 0.75], "lr x lr-gamma at these fractions of the epochs (default "
+                                   "0.5,0.75: epochs 100, 150 of 200)", "fractions",
+                                   check=(lambda v: all(0 < m <= 1 for m in v),
+                                          "must be fractions of the epochs in (0, 1]"))
+    lr_gamma: float = _setting(0.1, "lr decay factor (default 0.1)", "number", check=_GT0)
+    norm: str = _setting("linf", "attack norm (default linf)", "choice", choices=NORMS)
+    attack_steps: int = _setting(10, "PGD steps in training (default 10)", "whole", check=_GE1)
+    attack_step_size: float | None = _setting(None, "PGD step size (default eps/4 = 2/255)", "number", check=_GT0)
+    attack_mode: str = _setting("eval", "model mode while the training attack runs (default eval)", "choice",
+                                choices=("eval", "train"))
+    beta: float = _setting(6.0, "TRADES beta = 1/lambda (paper: 1 and 6; default 6)", "number", check=_GE0)
+    sigma: float = _setting(0.25, "gaussian_noise: noise sigma (default 0.25)", "number", check=_GT0)
+    val_per_class: int | None = _setting(None, "validation examples held out per class (paper: 300; digits 30)",
+                                         "whole", check=_GE0, dataset=True)
+    eval_steps: int = _setting(10, "PGD steps of the per-epoch evaluation (default 10)", "whole", check=_GE1)
+    test_every: int = _setting(1, "evaluate on the test set every N epochs (0: only at the end; default 1)",
+                               "whole", check=_GE0)
+    normalize: bool = _setting(False, "normalise inputs inside the model (dataset mean/std)", "switch")
+    progress: bool | None = _setting(None, "progress bar (default: only on a terminal)", "toggle", runtime=True)
+    lr_step_every: int | None = _setting(None, "lr x lr-gamma every N epochs instead of the milestones (FRL "
+                                         "default 40)", "whole", check=_GE0, dataset=True)
     # "step": per-epoch decays (milestones / lr_step_every); "onecycle": per-iteration piecewise-linear
     # 0 -> lr at lr_peak_at of the iterations -> 0 (Smith 2018; Wong et al. 2020's cyclic schedule)
-    lr_schedule: str = "step"
-    lr_peak_at: float = 0.4
+    lr_schedule: str = _setting("step", "step: per-epoch decays (milestones or --lr-step-every; default); onecycle: "
+                                "per-iteration linear warm-up from 0 to --lr, then linear decay to 0 (Wong et al. "
+                                "2020)", "choice", choices=LR_SCHEDULES)
+    lr_peak_at: float = _setting(0.4, "onecycle: fraction of the iterations at which the lr peaks (default 0.4)",
+                                 "number", check=(lambda v: 0 <= v < 1, "must be in [0, 1)"))
     # the fast path (default: on for CUDA, off for CPU): bf16 autocast, channels_last, fused SGD;
     # torch.compile (default: with fast on CUDA). Evaluation always runs in fp32 without compile.
-    fast: bool | None = None
-    compile: bool | None = None
-    eval_random_start: bool = True
+    fast: bool | None = _setting(None, "bf16 autocast, channels_last, fused SGD (default: on with CUDA)", "toggle",
+                                 runtime=True)
+    compile: bool | None = _setting(None, "torch.compile the training forward (default: on with --fast on CUDA)",
+                                    "toggle", runtime=True)
+    eval_random_start: bool = _setting(True, "random start of the evaluation PGD (default on)", "toggle")
     # fine-tuning methods (FRL, Baseline Reweight) start from a pretrained run
-    init: str | None = None
-    init_checkpoint: str = "last"  # which checkpoint of --init: last, or best by validation robust error
-    tau1: float = 0.05
-    tau2: float = 0.05
-    alpha1: float = 0.05
-    alpha2: float = 0.05
-    frl_variant: str = "paper"
-    frl_beta: float | None = None  # default 1 (paper) / 1.5 (authors)
-    phi_limit: float = 0.5
-    eps_cap: float | None = None  # default 2 eps (paper) / 3 eps (authors)
-    bndy_metric: str = "per_sample"
+    init: str | None = _setting(None, "pretrained run directory or checkpoint file to start from", "text", group=_FT)
+    init_checkpoint: str = _setting("last", "which checkpoint of the --init run: last (default) or best (validation "
+                                    "robust error)", "choice", choices=CHECKPOINTS, group=_FT)
+    tau1: float = _setting(0.05, "standard-error constraint tau1 > 0 (default 0.05)", "number", check=_GT0, group=_FT)
+    tau2: float = _setting(0.05, "boundary-error constraint tau2 > 0 (default 0.05)", "number", check=_GT0, group=_FT)
+    alpha1: float = _setting(0.05, "multiplier step alpha1 >= 0 (default 0.05)", "number", check=_GE0, group=_FT)
+    alpha2: float = _setting(0.05, "multiplier / margin step alpha2 >= 0 (default 0.05)", "number", check=_GE0,
+                             group=_FT)
+    frl_variant: str = _setting("paper", "update rules of the paper's text (default) or of the authors' released "
+                                "code", "choice", choices=("paper", "authors"), group=_FT)
+    frl_beta: float | None = _setting(None, "weight of the boundary (KL) term (default 1 paper / 1.5 authors)",
+                                      "number", check=_GE0, group=_FT)
+    phi_limit: float = _setting(0.5, "cap on sum(phi) (authors' variant, baseline)", "number", check=_GT0, group=_FT)
+    eps_cap: float | None = _setting(None, "largest per-class radius (default 2 eps paper, 3 eps authors)", "number",
+                                     check=_GT0, group=_FT)
+    bndy_metric: str = _setting("per_sample", "boundary error driving the multipliers: per-sample (ours) or clean "
+                                "minus attacked accuracy (the authors')", "choice", choices=("per_sample", "accdiff"),
+                                group=_FT)
     # FRL's loss: "pgd_at" (clean CE + beta adversarial CE: the loss of the PGD-AT start; default, chosen
     # by `frl ablation frl-loss`, see the README) or "trades" (CE + beta KL, Section 4.1)
-    frl_loss: str = "pgd_at"
+    frl_loss: str = _setting("pgd_at", "FRL loss: pgd_at = clean CE + beta adversarial CE, the loss of the PGD-AT "
+                             "start (default), trades = CE + beta KL (Section 4.1)", "choice", choices=FRL_LOSSES,
+                             group=_FT, frl_only=True)
     # Remargin: "relative" (the constraint of Eq. 6/9 and Algorithm 1: R_bndy(f,i) - R_bndy(f) - tau2,
     # eps_i never below eps; default) or "absolute" (Eq. 11 as printed, R_bndy(f,i) - tau2)
-    remargin_rule: str = "relative"
+    remargin_rule: str = _setting("relative", "Remargin: relative = the constraint of Eq. 9 and Algorithm 1 "
+                                  "(R_bndy(f,i) - R_bndy(f) - tau2), eps_i >= eps (default); absolute = Eq. 11 as "
+                                  "printed (R_bndy(f,i) - tau2)", "choice", choices=REMARGIN_RULES, group=_FT,
+                                  frl_only=True)
     # fixed per-class factors (Figure 3's ablation): {class name or index: factor}
-    class_bndy_weight: dict = field(default_factory=dict)
-    class_eps: dict = field(default_factory=dict)
+    class_bndy_weight: dict = _setting({}, "fixed boundary-loss weight factor for one class (repeatable; Figure 3)",
+                                       "factors", check=(lambda d: all(math.isfinite(v) and v >= 0
+                                                                       for v in d.values()),
+                                                         "class boundary weights must be finite and >= 0"),
+                                       group=_FT, metavar="CLASS=F")
+    class_eps: dict = _setting({}, "fixed training-radius factor for one class (repeatable; Figure 3)", "factors",
+                               check=(lambda d: all(math.isfinite(v) and v > 0 for v in d.values()),
+                                      "class eps factors must be finite and > 0"), group=_FT, metavar="CLASS=F")
+
+    def __post_init__(self):
+        self.resolve_defaults()
+        self.validate()
+
+    # -- defaults that depend on the dataset and the method -----------------------------------
+    def resolve_defaults(self) -> "TrainConfig":
+        """Fill the settings left None whose default depends on the dataset (and on fine-tuning)."""
+        if self.dataset not in DATASET_DEFAULTS:
+            return self  # validate() names the dataset
+        d = dict(DATASET_DEFAULTS[self.dataset], model="small_cnn" if self.dataset == "digits" else "preact_resnet18")
+        if self.method in method_names() and _method_registry().get(self.method).finetunes:
+            d.update(FINETUNE_DEFAULTS)
+        for f in fields(self):
+            if f.metadata.get("dataset") and getattr(self, f.name) is None:
+                setattr(self, f.name, d[f.name])
+        return self
 
     def validate(self) -> "TrainConfig":
-        """Raise ValueError naming the first bad setting."""
-        checks = [
-            (self.dataset in DATASETS, f"unknown dataset {self.dataset!r}; choose from {', '.join(DATASETS)}"),
-            (self.model in MODELS, f"unknown model {self.model!r}; choose from {', '.join(MODELS)}"),
-            (self.method in METHODS, f"unknown method {self.method!r}; choose from {', '.join(METHODS)}"),
-            (self.norm in NORMS, f"unknown norm {self.norm!r}; choose from {', '.join(NORMS)}"),
-            (self.epochs >= 1, f"epochs == {self.epochs}, must be >= 1"),
-            (self.eps >= 0 and math.isfinite(self.eps), f"eps == {self.eps:g}, must be >= 0"),
-            (self.method in ("natural", "gaussian_noise") or self.eps > 0,
-             f"eps == {self.eps:g}: {self.method} needs eps > 0"),
-            (self.sigma > 0, f"sigma == {self.sigma:g}, must be > 0"),
-            (self.batch_size >= 1, f"batch_size == {self.batch_size}, must be >= 1"),
-            (self.lr > 0, f"lr == {self.lr:g}, must be > 0"),
-            (0 <= self.momentum < 1, f"momentum == {self.momentum:g}, must be in [0, 1)"),
-            (self.weight_decay >= 0, f"weight_decay == {self.weight_decay:g}, must be >= 0"),
-            (all(0 < m <= 1 for m in self.lr_milestones), "lr milestones must be fractions of the epochs in (0, 1]"),
-            (self.attack_steps >= 1, f"attack_steps == {self.attack_steps}, must be >= 1"),
-            (self.attack_step_size is None or self.attack_step_size > 0,
-             f"attack_step_size == {self.attack_step_size}, must be > 0"),
-            (self.attack_mode in ("eval", "train"), f"attack_mode == {self.attack_mode!r}, must be eval or train"),
-            (self.beta >= 0, f"beta == {self.beta:g}, must be >= 0"),
-            (self.val_per_class >= 0, f"val_per_class == {self.val_per_class}, must be >= 0"),
-            (self.eval_steps >= 1, f"eval_steps == {self.eval_steps}, must be >= 1"),
-            (self.test_every >= 0, f"test_every == {self.test_every}, must be >= 0"),
-            (self.device == "cpu" or self.device.startswith("cuda"), f"device == {self.device!r}, must be cpu or cuda"),
-            (self.lr_step_every >= 0, f"lr_step_every == {self.lr_step_every}, must be >= 0"),
-            (self.lr_schedule in LR_SCHEDULES, f"lr_schedule == {self.lr_schedule!r}, must be one of "
-                                               f"{', '.join(LR_SCHEDULES)}"),
-            (0 <= self.lr_peak_at < 1, f"lr_peak_at == {self.lr_peak_at:g}, must be in [0, 1)"),
-            (self.frl_loss in FRL_LOSSES, f"frl_loss == {self.frl_loss!r}, must be one of {', '.join(FRL_LOSSES)}"),
-            (self.remargin_rule in REMARGIN_RULES, f"remargin_rule == {self.remargin_rule!r}, must be one of "
-                                                   f"{', '.join(REMARGIN_RULES)}"),
-            (self.init_checkpoint in CHECKPOINTS, f"init_checkpoint == {self.init_checkpoint!r}, must be one of "
-                                                  f"{', '.join(CHECKPOINTS)}"),
-            (self.tau1 > 0, f"tau1 == {self.tau1:g}, must be > 0"),
-            (self.tau2 > 0, f"tau2 == {self.tau2:g}, must be > 0"),
-            (self.alpha1 >= 0, f"alpha1 == {self.alpha1:g}, must be >= 0"),
-            (self.alpha2 >= 0, f"alpha2 == {self.alpha2:g}, must be >= 0"),
-            (self.frl_variant in ("paper", "authors"), f"frl_variant == {self.frl_variant!r}, must be paper or authors"),
-            (self.phi_limit > 0, f"phi_limit == {self.phi_limit:g}, must be > 0"),
-            (self.eps_cap is None or self.eps_cap > 0, f"eps_cap == {self.eps_cap}, must be > 0"),
-            (self.bndy_metric in ("per_sample", "accdiff"), f"bndy_metric == {self.bndy_metric!r}, "
-                                                               "must be per_sample or accdiff"),
-            (all(math.isfinite(v) and v >= 0 for v in self.class_bndy_weight.values()),
-             "class boundary weights must be finite and >= 0"),
-            (all(math.isfinite(v) and v > 0 for v in self.class_eps.values()), "class eps factors must be finite and > 0"),
-            (self.lr_gamma > 0 and math.isfinite(self.lr_gamma), f"lr_gamma == {self.lr_gamma:g}, must be > 0"),
-            (self.frl_beta is None or self.frl_beta >= 0, f"frl_beta == {self.frl_beta}, must be >= 0"),
-            (self.seed >= 0, f"seed == {self.seed}, must be >= 0"),
-            (self.method not in FINETUNE or self.init is not None,
-             f"{self.method} starts from a pretrained robust model: pass --init RUN_DIR "
-             f"(make one with `frl train --method pgd_at ...`)"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
+        """Raise ConfigError naming the first bad setting."""
+        for f in fields(self):
+            value, meta = getattr(self, f.name), f.metadata
+            if value is None:
+                continue
+            if meta["kind"] == "choice" and value not in meta["choices"]:
+                raise ConfigError(f"unknown {f.name} {value!r}; choose from {', '.join(meta['choices'])}")
+            if meta["kind"] == "number" and not (isinstance(value, (int, float)) and math.isfinite(value)):
+                raise ConfigError(f"{f.name} == {value!r}, must be a finite number")
+            if meta["check"] is not None and not meta["check"][0](value):
+                rule = meta["check"][1]
+                raise ConfigError(rule if rule.startswith("class") else f"{f.name} == {_show(value)}, {rule}")
+        method = _method_registry().get(self.method)
+        if method.attack_loss_for(self) is not None and not self.eps > 0:
+            raise ConfigError(f"eps == {self.eps:g}: {self.method} needs eps > 0")
+        if method.finetunes and self.init is None:
+            raise ConfigError(f"{self.method} starts from a pretrained robust model: pass --init RUN_DIR "
+                              f"(make one with `frl train --method pgd_at ...`)")
         return self
 
     @property
@@ -181,167 +310,120 @@ class TrainConfig:
         return [f"{k}: saved {other.get(k)!r}, now {mine[k]!r}" for k in mine
                 if k not in ignore and other.get(k) != mine[k]]
 
+    # -- reading settings as users write them -------------------------------------------------
+    @classmethod
+    def from_mapping(cls, values: dict, where: str = "") -> "TrainConfig":
+        """A config from {setting: value}: a TOML table or parsed flags; strings are parsed by kind.
 
-def add_train_arguments(p: argparse.ArgumentParser, number, whole) -> None:
-    """The flags of ``frl train`` / ``python -m deep.train``."""
-    p.add_argument("--dataset", choices=DATASETS, default="digits", help="dataset (default digits, embedded)")
-    p.add_argument("--model", choices=MODELS, default=None, help="architecture (default small_cnn for digits, "
-                                                                 "preact_resnet18 otherwise)")
-    p.add_argument("--method", choices=METHODS, default="natural", help="training method (default natural)")
-    p.add_argument("--epochs", type=whole, default=None, help="epochs (paper: 200; digits: 20)")
-    p.add_argument("--eps", type=number, default=None, help="training radius, fractions allowed: 8/255 "
-                                                            "(default 8/255; digits 0.2)")
-    p.add_argument("--seed", type=whole, default=0, help="seed of everything random (default 0)")
-    p.add_argument("--out", required=True, help="run directory")
-    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    p.add_argument("--data-dir", default=None, help="where the dataset lives (cifar10, svhn, imagefolder)")
-    p.add_argument("--download", action="store_true", help="download cifar10 / svhn into --data-dir (torchvision)")
-    p.add_argument("--batch-size", type=whole, default=None, help="batch size (paper: 128)")
-    p.add_argument("--lr", type=number, default=None, help="initial SGD learning rate (paper: 0.1)")
-    p.add_argument("--momentum", type=number, default=0.9, help="SGD momentum (default 0.9)")
-    p.add_argument("--weight-decay", type=number, default=5e-4, help="weight decay (default 5e-4)")
-    p.add_argument("--lr-milestones", default="0.5,0.75",
-                   help="lr x lr-gamma at these fractions of the epochs (default 0.5,0.75: epochs 100, 150 of 200)")
-    p.add_argument("--lr-gamma", type=number, default=0.1, help="lr decay factor (default 0.1)")
-    p.add_argument("--norm", choices=NORMS, default="linf", help="attack norm (default linf)")
-    p.add_argument("--attack-steps", type=whole, default=10, help="PGD steps in training (default 10)")
-    p.add_argument("--attack-step-size", type=number, default=None, help="PGD step size (default eps/4 = 2/255)")
-    p.add_argument("--attack-mode", choices=("eval", "train"), default="eval",
-                   help="model mode while the training attack runs (default eval)")
-    p.add_argument("--beta", type=number, default=6.0, help="TRADES beta = 1/lambda (paper: 1 and 6; default 6)")
-    p.add_argument("--sigma", type=number, default=0.25, help="gaussian_noise: noise sigma (default 0.25)")
-    p.add_argument("--val-per-class", type=whole, default=None, help="validation examples held out per class "
-                                                                     "(paper: 300; digits 30)")
-    p.add_argument("--eval-steps", type=whole, default=10, help="PGD steps of the per-epoch evaluation (default 10)")
-    p.add_argument("--test-every", type=whole, default=1,
-                   help="evaluate on the test set every N epochs (0: only at the end; default 1)")
-    p.add_argument("--normalize", action="store_true", help="normalise inputs inside the model (dataset mean/std)")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bar (default: only on a terminal)")
-    p.add_argument("--fast", action=argparse.BooleanOptionalAction, default=None,
-                   help="bf16 autocast, channels_last, fused SGD (default: on with CUDA)")
-    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
-                   help="torch.compile the training forward (default: on with --fast on CUDA)")
-    p.add_argument("--eval-random-start", action=argparse.BooleanOptionalAction, default=True,
-                   help="random start of the evaluation PGD (default on)")
-    p.add_argument("--lr-step-every", type=whole, default=None,
-                   help="lr x lr-gamma every N epochs instead of the milestones (FRL default 40)")
-    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="step",
-                   help="step: per-epoch decays (milestones or --lr-step-every; default); onecycle: per-iteration "
-                        "linear warm-up from 0 to --lr, then linear decay to 0 (Wong et al. 2020)")
-    p.add_argument("--lr-peak-at", type=number, default=0.4,
-                   help="onecycle: fraction of the iterations at which the lr peaks (default 0.4)")
-    g = p.add_argument_group("FRL and Baseline Reweight (fine-tuning from --init)")
-    g.add_argument("--init", default=None, help="pretrained run directory or checkpoint file to start from")
-    g.add_argument("--init-checkpoint", choices=CHECKPOINTS, default="last",
-                   help="which checkpoint of the --init run: last (default) or best (validation robust error)")
-    g.add_argument("--tau1", type=number, default=0.05, help="standard-error constraint tau1 > 0 (default 0.05)")
-    g.add_argument("--tau2", type=number, default=0.05, help="boundary-error constraint tau2 > 0 (default 0.05)")
-    g.add_argument("--alpha1", type=number, default=0.05, help="multiplier step alpha1 >= 0 (default 0.05)")
-    g.add_argument("--alpha2", type=number, default=0.05, help="multiplier / margin step alpha2 >= 0 (default 0.05)")
-    g.add_argument("--frl-variant", choices=("paper", "authors"), default="paper",
-                   help="update rules of the paper's text (default) or of the authors' released code")
-    g.add_argument("--frl-beta", type=number, default=None, help="weight of the boundary (KL) term "
-                                                                 "(default 1 paper / 1.5 authors)")
-    g.add_argument("--phi-limit", type=number, default=0.5, help="cap on sum(phi) (authors' variant, baseline)")
-    g.add_argument("--eps-cap", type=number, default=None, help="largest per-class radius (default 2 eps paper, "
-                                                                "3 eps authors)")
-    g.add_argument("--bndy-metric", choices=("per_sample", "accdiff"), default="per_sample",
-                   help="boundary error driving the multipliers: per-sample (ours) or clean minus attacked "
-                        "accuracy (the authors')")
-    g.add_argument("--frl-loss", choices=FRL_LOSSES, default="pgd_at",
-                   help="FRL loss: pgd_at = clean CE + beta adversarial CE, the loss of the PGD-AT start (default), "
-                        "trades = CE + beta KL (Section 4.1)")
-    g.add_argument("--remargin-rule", choices=REMARGIN_RULES, default="relative",
-                   help="Remargin: relative = the constraint of Eq. 9 and Algorithm 1 (R_bndy(f,i) - R_bndy(f) - "
-                        "tau2), eps_i >= eps (default); absolute = Eq. 11 as printed (R_bndy(f,i) - tau2)")
-    g.add_argument("--class-bndy-weight", action="append", default=[], metavar="CLASS=F",
-                   help="fixed boundary-loss weight factor for one class (repeatable; Figure 3)")
-    g.add_argument("--class-eps", action="append", default=[], metavar="CLASS=F",
-                   help="fixed training-radius factor for one class (repeatable; Figure 3)")
+        ``where`` (e.g. "[train] of configs/x.toml") is added to the message of an unknown setting.
+        """
+        known = {f.name: f for f in fields(cls)}
+        kwargs = {}
+        for key, value in values.items():
+            if key not in known:
+                close = [k for k in known if k.replace("_", "") == key.replace("_", "").replace("-", "")]
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                raise ConfigError(f"unknown setting {key!r}{' in ' + where if where else ''}{hint}")
+            kwargs[key] = _coerce(known[key], value)
+        return cls(**kwargs)
 
 
-def _factors(items, flag) -> dict:
-    out = {}
-    for item in items:
-        name, sep, value = str(item).partition("=")
+RUNTIME_KEYS = frozenset(f.name for f in fields(TrainConfig) if f.metadata["runtime"])
+FRL_ONLY_KEYS = frozenset(f.name for f in fields(TrainConfig) if f.metadata["frl_only"])
+
+
+def _show(value) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _coerce(f, value):
+    """A value of field ``f`` as written in TOML or parsed by argparse, in the field's type."""
+    kind = f.metadata["kind"]
+    if value is None:
+        return None
+    flag = "--" + f.name.replace("_", "-")
+    try:
+        if kind == "number":
+            return parse_number(value)
+        if kind == "whole":
+            return parse_whole(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{f.name}: {exc}") from None
+    if kind == "fractions":
+        return _fractions(value)
+    if kind == "factors":
+        return _factors(value, flag)
+    if kind in ("switch", "toggle") and not isinstance(value, bool):
+        raise ConfigError(f"{f.name} == {value!r}, must be true or false")
+    if kind in ("text", "choice") and not isinstance(value, str):
+        raise ConfigError(f"{f.name} == {value!r}, must be a string")
+    return value
+
+
+# --- the flags of ``frl train`` ------------------------------------------------------------------
+
+def _argparse_type(parse):
+    def convert(text):
         try:
-            out[name.strip()] = float(value)
-        except ValueError:
-            raise ValueError(f"{flag} {item!r}: expected CLASS=FACTOR, e.g. deer=2.0") from None
-        if not sep or not name.strip():
-            raise ValueError(f"{flag} {item!r}: expected CLASS=FACTOR, e.g. deer=2.0")
-    return out
+            return parse(text)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = parse.__name__
+    return convert
 
 
-# Fine-tuning (FRL, Baseline Reweight) defaults: Section 5.1, 40 epochs per stage at lr 1e-3, x0.1 every 40.
-FINETUNE_DEFAULTS = dict(epochs=40, lr=1e-3, lr_step_every=40)
+def add_train_arguments(p: argparse.ArgumentParser, out_required: bool = True) -> None:
+    """The flags of ``frl train``, one per :class:`TrainConfig` field.
+
+    Every flag defaults to "not given" (``argparse.SUPPRESS``): the defaults are the config's own,
+    filled by :class:`TrainConfig` for whatever was not given.
+    """
+    groups = {}
+    for f in fields(TrainConfig):
+        meta = f.metadata
+        target = p if meta["group"] is None else groups.setdefault(meta["group"], p.add_argument_group(meta["group"]))
+        flag = "--" + f.name.replace("_", "-")
+        kw = dict(help=meta["help"], dest=f.name, default=argparse.SUPPRESS)
+        kind = meta["kind"]
+        if kind == "switch":
+            kw["action"] = "store_true"
+        elif kind == "toggle":
+            kw["action"] = argparse.BooleanOptionalAction
+        elif kind == "factors":
+            kw.update(action="append", metavar=meta["metavar"])
+        elif kind == "choice":
+            kw["choices"] = meta["choices"]
+        elif kind in ("number", "whole"):
+            kw["type"] = _argparse_type(parse_number if kind == "number" else parse_whole)
+        if meta["required_flag"] and out_required:
+            kw.update(required=True)
+            del kw["default"]
+        target.add_argument(flag, **kw)
+
+
+class _FlagParser(argparse.ArgumentParser):
+    def error(self, message):  # noqa: D401 - argparse hook: a ConfigError instead of exit(2)
+        raise ConfigError(message)
+
+
+def settings_from_flags(argv) -> dict:
+    """{setting: value} of ``frl train`` flags (e.g. ``["--eval-steps=5", "--no-compile"]``), only those given."""
+    p = _FlagParser(prog="frl train", add_help=False)
+    add_train_arguments(p, out_required=False)
+    names = {f.name for f in fields(TrainConfig)}
+    return {k: v for k, v in vars(p.parse_args(list(argv))).items() if k in names}
 
 
 def config_from_args(args) -> TrainConfig:
-    """Fill dataset (and fine-tuning) defaults for the flags left unset, then validate."""
-    d = dict(DATASET_DEFAULTS[args.dataset])
-    if args.method in FINETUNE:
-        d.update(FINETUNE_DEFAULTS)
-    try:
-        milestones = [float(v) for v in str(args.lr_milestones).split(",") if v.strip()]
-    except ValueError:
-        raise ValueError(f"--lr-milestones {args.lr_milestones!r}: expected comma-separated fractions") from None
-    cfg = TrainConfig(
-        dataset=args.dataset,
-        model=args.model or ("small_cnn" if args.dataset == "digits" else "preact_resnet18"),
-        method=args.method,
-        epochs=d["epochs"] if args.epochs is None else args.epochs,
-        eps=d["eps"] if args.eps is None else args.eps,
-        seed=args.seed,
-        out=args.out,
-        device=args.device,
-        data_dir=args.data_dir,
-        download=args.download,
-        resume=args.resume,
-        batch_size=d["batch_size"] if args.batch_size is None else args.batch_size,
-        lr=d["lr"] if args.lr is None else args.lr,
-        momentum=args.momentum,
-        weight_decay=args.weight_decay,
-        lr_milestones=milestones,
-        lr_gamma=args.lr_gamma,
-        norm=args.norm,
-        attack_steps=args.attack_steps,
-        attack_step_size=args.attack_step_size,
-        attack_mode=args.attack_mode,
-        beta=args.beta,
-        sigma=args.sigma,
-        val_per_class=d["val_per_class"] if args.val_per_class is None else args.val_per_class,
-        eval_steps=args.eval_steps,
-        test_every=args.test_every,
-        normalize=args.normalize,
-        progress=args.progress,
-        lr_step_every=d.get("lr_step_every", 0) if args.lr_step_every is None else args.lr_step_every,
-        lr_schedule=args.lr_schedule,
-        lr_peak_at=args.lr_peak_at,
-        fast=args.fast,
-        compile=args.compile,
-        eval_random_start=args.eval_random_start,
-        init=args.init,
-        init_checkpoint=args.init_checkpoint,
-        tau1=args.tau1,
-        tau2=args.tau2,
-        alpha1=args.alpha1,
-        alpha2=args.alpha2,
-        frl_variant=args.frl_variant,
-        frl_beta=args.frl_beta,
-        phi_limit=args.phi_limit,
-        eps_cap=args.eps_cap,
-        bndy_metric=args.bndy_metric,
-        frl_loss=args.frl_loss,
-        remargin_rule=args.remargin_rule,
-        class_bndy_weight=_factors(args.class_bndy_weight, "--class-bndy-weight"),
-        class_eps=_factors(args.class_eps, "--class-eps"),
-    )
-    return cfg.validate()
+    """The config of parsed ``frl train`` flags: the flags given, the config's defaults for the rest."""
+    names = {f.name for f in fields(TrainConfig)}
+    return TrainConfig.from_mapping({k: v for k, v in vars(args).items() if k in names})
 
 
 def config_from_dict(d: dict) -> TrainConfig:
+    """The config saved in a run directory's ``config.json`` (older files: missing settings get their old value)."""
     known = {f.name for f in fields(TrainConfig)}
     return TrainConfig(**{k: v for k, v in {**LEGACY_DEFAULTS, **d}.items() if k in known})

@@ -32,6 +32,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .errors import DatasetError
+
 __all__ = [
     "DatasetName",
     "DatasetError",
@@ -41,7 +43,15 @@ __all__ = [
     "augment_crop_flip",
     "BatchLoader",
     "to_input",
+    "load_splits",
+    "DATASET_STATS",
 ]
+
+# Per-channel mean and standard deviation of the training images (the model's optional input normalisation).
+DATASET_STATS = {
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2471, 0.2435, 0.2616)),
+    "svhn": ((0.4377, 0.4438, 0.4728), (0.1980, 0.2010, 0.1970)),
+}
 
 
 class DatasetName(str, enum.Enum):
@@ -49,10 +59,6 @@ class DatasetName(str, enum.Enum):
     CIFAR10 = "cifar10"
     SVHN = "svhn"
     IMAGEFOLDER = "imagefolder"
-
-
-class DatasetError(Exception):
-    """A missing or corrupt dataset: the message says what is wrong and how to get it."""
 
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -215,6 +221,16 @@ def load_split(name, train: bool, data_dir=None, download: bool = False) -> Tens
     if download:
         raise DatasetError("--download is not available for imagefolder: point --data-dir at a tree")
     return _read_imagefolder(root, train)
+
+
+def load_splits(name, data_dir=None, download: bool = False, val_per_class: int = 0, seed: int = 0):
+    """(train, val, test) of a dataset; ``val_per_class`` examples per class held out of train by ``seed``."""
+    train_full = load_split(name, True, data_dir, download)
+    test = load_split(name, False, data_dir, False)
+    train_idx, val_idx = validation_split(train_full.y, val_per_class, seed)
+    val = train_full.subset(val_idx)
+    val.augment = False
+    return train_full.subset(train_idx), val, test
 
 
 # --- validation split --------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Multi-process training under torchrun: DistributedDataParallel, NCCL on GPUs, gloo on CPUs.
 
-``torchrun --nproc_per_node=N -m deep.train ...`` sets RANK / WORLD_SIZE / LOCAL_RANK; the loop
+``torchrun --nproc_per_node=N -m frl train ...`` sets RANK / WORLD_SIZE / LOCAL_RANK; the loop
 then shards every global batch over the processes (the global batch size stays
 ``--batch-size``), sums class-wise evaluation counts and loss totals across processes before
 using them (so FRL's multipliers see the whole validation split), and lets only rank 0

@@ -15,7 +15,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["ModelName", "Normalize", "PreActResNet18", "WideResNet", "SmallCNN", "build_model"]
+from .data import DATASET_STATS
+
+__all__ = ["ModelName", "Normalize", "PreActResNet18", "WideResNet", "SmallCNN", "build_model", "model_for"]
 
 
 class ModelName(str, enum.Enum):
@@ -135,3 +137,9 @@ def build_model(name, num_classes=10, in_channels=3, mean=None, std=None) -> nn.
     if name is ModelName.PREACT_RESNET18:
         return PreActResNet18(num_classes, in_channels, norm)
     return WideResNet(28, 10, num_classes, in_channels, normalize=norm)
+
+
+def model_for(name, dataset: str, num_classes: int, in_channels: int, normalize: bool = False) -> nn.Module:
+    """The model of a run: ``normalize`` puts the dataset's mean / std inside it (where they are known)."""
+    mean, std = DATASET_STATS.get(dataset, (None, None)) if normalize else (None, None)
+    return build_model(name, num_classes, in_channels, mean, std)

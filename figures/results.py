@@ -7,6 +7,8 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+from deep.run_dir import RunDir
+
 PAPER_NUMBERS = Path(__file__).with_name("data") / "paper_numbers.json"
 
 __all__ = ["paper_numbers", "MissingResults", "summary_table", "ablation_fig3", "summary_of_eval", "classwise_figure",
@@ -24,13 +26,8 @@ def paper_numbers() -> dict:
 
 
 def _read_eval(run_dir: Path):
-    path = run_dir / "eval.json"
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
+    """A run's eval.json, or None when it has none (yet) or it is unreadable."""
+    return RunDir(run_dir).read_eval()
 
 
 def summary_of_eval(res: dict) -> list[float]:
@@ -59,13 +56,12 @@ def summary_table(table_id: str, runs) -> dict:
 def ablation_fig3(runs) -> dict:
     """Figure 3: the ablation runs RUNS/weight_<f>/ and RUNS/margin_<f>/ made by `frl ablation fig3`."""
     root = Path(runs)
-    if not (root / "ablation.json").exists() and (root / "fig3" / "ablation.json").exists():
+    if not (root / RunDir.ABLATION).exists() and (root / "fig3" / RunDir.ABLATION).exists():
         root = root / "fig3"  # a runs root holding the ablation in fig3/
-    meta_path = root / "ablation.json"
-    if not meta_path.exists():
+    meta = RunDir(root).read_json(RunDir.ABLATION)
+    if meta is None:
         raise MissingResults(f"no Figure 3 ablation in {root}: make it with "
                              f"`frl ablation fig3 --class CLASS --init PGD_AT_RUN --out {root}`")
-    meta = json.loads(meta_path.read_text())
     out = {"class": meta["class"], "class_index": meta["class_index"], "dataset": meta["dataset"]}
     for group in ("weight", "margin"):
         pts = []
@@ -127,9 +123,8 @@ def smoothing_figure(runs) -> dict:
     group_dir = Path(runs) / "fig4"
     entries = []
     for d in sorted(group_dir.glob("*")) if group_dir.is_dir() else []:
-        path = d / "certify.json"
-        if path.exists():
-            res = json.loads(path.read_text())
+        res = RunDir(d).read_certify()
+        if res is not None:
             entries.append({"run": d.name, "sigma": res["sigma"], "radius": res["radius"],
                             "certified_std_error": res["certified_std_error"],
                             "certified_error": res["certified_error"], "class_names": res.get("class_names")})

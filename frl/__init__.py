@@ -1,3 +1,5 @@
-"""frl: the command-line front end of the toolkit (``frl theory | ...``)."""
+"""frl: the command-line front end of the toolkit (``frl theory | train | eval | ...``)."""
 
-__version__ = "0.1.0"
+from deep.run_dir import package_version
+
+__version__ = package_version()

@@ -1,14 +1,18 @@
 """``frl``: one entry point, one subcommand per job.
 
-``main`` parses, then hands keyword arguments to the library. Any mistake a user
-can fix (bad flag, parameter outside a theorem's domain, missing file) is printed
-as a single line on stderr and exits with status 2, never as a traceback.
+``main`` parses, then hands keyword arguments to the library. Any mistake a user can fix - a
+bad flag (:class:`~frl.errors.UserError`) or a :class:`deep.errors.UsageError` the library
+raises (bad setting, missing dataset, occupied or unwritable run directory) - is printed as a
+single line on stderr and exits with status 2. Every other exception is a bug and keeps its
+traceback. A diverged training run exits with status 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+
+from deep.errors import UsageError
 
 from . import __version__
 from .errors import UserError
@@ -43,13 +47,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     parser = build_parser()
+    prog = "frl"
     try:
         args = parser.parse_args(argv)
+        prog = f"frl {args.command}"
         return int(args.func(args) or 0)
-    except UserError as exc:
+    except (UserError, UsageError) as exc:
         message = " ".join(str(exc).split())
-        print(f"{exc.prog}: error: {message}", file=sys.stderr)
+        print(f"{getattr(exc, 'prog', prog)}: error: {message}", file=sys.stderr)
         return 2
+    except RuntimeError as exc:
+        from deep.train import TrainingDiverged  # only reached when training ran, so torch is loaded
+
+        if not isinstance(exc, TrainingDiverged):
+            raise
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         # stdout closed early (e.g. piped into `head`): not an error worth a traceback.
         import os

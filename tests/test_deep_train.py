@@ -1,4 +1,4 @@
-"""``frl train`` / ``python -m deep.train`` / ``frl eval``: the run directory, exact resume after SIGKILL,
+"""``frl train`` / ``python -m frl train`` / ``frl eval``: the run directory, exact resume after SIGKILL,
 bad input, divergence, and our PGD against torchattacks'."""
 
 import json
@@ -89,7 +89,7 @@ def test_our_pgd_is_not_weaker_than_torchattacks(pgd_run):
 
 
 def _cmd(out, *extra):
-    return [sys.executable, "-m", "deep.train", *FAST, "--method", "pgd_at", "--epochs", "4", "--seed", "3",
+    return [sys.executable, "-m", "frl", "train", *FAST, "--method", "pgd_at", "--epochs", "4", "--seed", "3",
             "--out", out, *extra]
 
 
@@ -189,7 +189,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch
     assert ckpt["epoch"] == 0 and all(torch.isfinite(v).all() for v in ckpt["model"].values())
 
 
-def test_python_m_deep_train_is_frl_train(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "deep.train", "--epochs", "0", "--out", str(tmp_path / "r")],
+def test_python_m_frl_train_is_frl_train(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "frl", "train", "--epochs", "0", "--out", str(tmp_path / "r")],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.strip() == "frl train: error: epochs == 0, must be >= 1"

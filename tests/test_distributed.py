@@ -14,10 +14,10 @@ ARGS = ["--dataset", "digits", "--model", "small_cnn", "--eps", "0.2", "--batch-
 def _run(out, nproc, method="natural", epochs=1):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     if nproc == 1:
-        cmd = [sys.executable, "-m", "deep.train"]
+        cmd = [sys.executable, "-m", "frl", "train"]
     else:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-               "-m", "deep.train"]
+               "-m", "frl", "train"]
     proc = subprocess.run([*cmd, *ARGS, "--method", method, "--epochs", str(epochs), "--out", str(out)], env=env,
                           capture_output=True,
                           text=True, timeout=600)

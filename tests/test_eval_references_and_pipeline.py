@@ -49,7 +49,7 @@ def test_standard_autoattack_reproduces_the_official_code_per_example(digits_pgd
     pyautoattack = pytest.importorskip("pyautoattack")
     from deep.autoattack import AutoAttack
     from deep.data import to_input
-    from deep.train import load_trained
+    from deep.runs import load_trained
 
     _, model, data, _, _ = load_trained(digits_pgd, limit=60)
     x, y = to_input(data.x), data.y
@@ -75,7 +75,7 @@ def test_eval_json_names_the_autoattack_components(digits_pgd, tmp_path):
 def test_predict_does_not_change_the_certified_numbers(digits_pgd):
     from deep.certify import certify_dataset
     from deep.data import to_input
-    from deep.train import load_trained
+    from deep.runs import load_trained
 
     _, model, data, _, _ = load_trained(digits_pgd, limit=12)
     x = to_input(data.x)

@@ -8,7 +8,8 @@ import pytest
 
 from figures.results import paper_numbers
 from frl.cli import main
-from frl.commands.run_config import load_config, train_argv
+from deep.errors import ConfigError
+from deep.pipeline import load_pipeline, stage_config, stages
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs" / "paper"
@@ -30,11 +31,9 @@ def test_every_row_has_a_config_with_the_papers_hyperparameters(table):
             assert t["tau1"] == t["tau2"] == float(name.rsplit("_", 1)[1])
         if name.startswith("trades"):
             assert t["beta"] == float(name.split("_")[1]) and t["epochs"] == 200
-        # every key is a real `frl train` flag: the argv parses
-        argv = train_argv(cfg, "runs")
-        from frl.cli import build_parser
-
-        build_parser().parse_args(["train", *argv])
+        # every key is a real setting with a valid value: the config builds (and validates)
+        built = stage_config(cfg, "runs")
+        assert built.eps == pytest.approx(8 / 255) and built.out == str(Path("runs") / table / cfg["run"]["name"])
 
 
 def test_paper_numbers_file_matches_the_issue():
@@ -91,10 +90,12 @@ def test_bad_config_input(tmp_path, capsys):
     bad.write_text("[run\n")
     assert main(["run", str(bad)]) == 2
     assert "not valid TOML" in capsys.readouterr().err
-    from frl.errors import UserError
-
-    with pytest.raises(UserError, match="not valid TOML"):
-        load_config(bad)
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_pipeline(bad)
+    typo = tmp_path / "typo.toml"
+    typo.write_text('[run]\nname = "x"\n[train]\nmethod = "pgd_at"\nlr_setp_every = 4\n')
+    assert main(["run", str(typo), "--runs", str(tmp_path / "runs")]) == 2
+    assert "unknown setting 'lr_setp_every'" in capsys.readouterr().err
 
 
 def test_fig3_ablation_on_digits_and_its_figure(tmp_path, capsys):
@@ -134,15 +135,11 @@ def test_staged_pipeline_config_runs_stages_in_order_with_the_fast_path(tmp_path
     assert [r["split"] for r in lines] == ["val", "val", "test"]  # test_every = 0: test only at the end
 
 
-def test_the_fast_cifar_config_parses_into_train_flags():
-    from frl.cli import build_parser
-    from frl.commands.run_config import stages
-
-    cfg = load_config(ROOT / "configs" / "fast" / "cifar10_preact_frl.toml")
-    parts = stages(cfg)
+def test_the_fast_cifar_config_reads_into_train_configs():
+    parts = stages(load_pipeline(ROOT / "configs" / "fast" / "cifar10_preact_frl.toml"))
     assert [p["run"]["name"] for p in parts] == ["pgd_at", "frl_reweight_remargin", "pgd_at_continued", "loss_only"]
-    args = [build_parser().parse_args(["train", *train_argv(p, "runs")]) for p in parts]
-    assert args[0].lr_schedule == "onecycle" and args[0].compile is False
+    cfgs = [stage_config(p, "runs") for p in parts]
+    assert cfgs[0].lr_schedule == "onecycle" and cfgs[0].compile is False and cfgs[0].eps == pytest.approx(8 / 255)
     # the FRL stage and its loss control differ only in the controller's steps
-    frl, ctrl = (vars(a) for a in (args[1], args[3]))
+    frl, ctrl = (c.to_dict() for c in (cfgs[1], cfgs[3]))
     assert {k for k in frl if frl[k] != ctrl[k]} == {"alpha1", "alpha2", "out"}

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from deep.config import TrainConfig
 from deep.methods.frl import remargin_paper, remargin_relative, violations
-from deep.train import onecycle_factor, train_attack
+from deep.build import build_method
+from deep.schedule import onecycle_factor
 from frl.cli import main
 
 BASE = ["--dataset", "digits", "--eps", "0.2", "--attack-steps", "2", "--eval-steps", "2", "--val-per-class", "10"]
@@ -136,10 +137,11 @@ def test_the_printed_remargin_grows_every_class_above_tau_but_the_relative_rule_
 
 
 def test_frl_with_the_pgd_at_loss_attacks_with_cross_entropy_and_trains(tmp_path):
-    atk = train_attack(TrainConfig(method="frl_reweight_remargin", init="x").validate())  # the default loss
+    names = tuple("0123456789")
+    atk = build_method(TrainConfig(method="frl_reweight_remargin", init="x"), names).attack  # the default loss
     assert atk.loss == "ce" and atk.random_start
-    cfg = TrainConfig(method="frl_reweight_remargin", init="x", frl_loss="trades").validate()
-    assert train_attack(cfg).loss == "kl" and not train_attack(cfg).random_start
+    atk = build_method(TrainConfig(method="frl_reweight_remargin", init="x", frl_loss="trades"), names).attack
+    assert atk.loss == "kl" and not atk.random_start
     pre = str(tmp_path / "pre")
     assert main(["train", *BASE, "--method", "pgd_at", "--epochs", "1", "--out", pre]) == 0
     out = str(tmp_path / "frl")
@@ -175,13 +177,13 @@ def test_pgd_at_loss_at_uniform_weights_is_clean_plus_adversarial_cross_entropy(
 
 
 def test_train_set_overrides_every_stage_and_false_switches_off(tmp_path):
-    from frl.commands.run_config import overrides, train_argv
+    from deep.pipeline import parse_overrides, stage_config
 
-    extra = overrides(["epochs=1", "model=small_cnn", "lr=0.5", "compile=false"])
+    extra = parse_overrides(["epochs=1", "model=small_cnn", "lr=0.5", "compile=false"])
     assert extra == {"epochs": 1, "model": "small_cnn", "lr": 0.5, "compile": False}
-    argv = train_argv({"run": {"name": "a"}, "train": {"method": "pgd_at", **extra, "normalize": False}}, tmp_path)
-    assert "--no-compile" in argv and "--normalize" not in argv and "--no-normalize" not in argv
-    assert argv[argv.index("--epochs") + 1] == "1"
+    cfg = stage_config({"run": {"name": "a"}, "train": {"method": "pgd_at", **extra, "normalize": False}}, tmp_path)
+    assert cfg.compile is False and cfg.normalize is False and cfg.epochs == 1 and cfg.lr == 0.5
+    assert cfg.out == str(tmp_path / "a") and cfg.resume
     assert main(["run", "x.toml", "--train-set", "novalue"]) == 2
 
 

@@ -1,53 +1,45 @@
-"""Training methods: one small file each, all plugged into :mod:`deep.train`'s single loop."""
+"""Training methods: one small file each, all plugged into :mod:`deep.train`'s single loop.
 
-import enum
+Every module of this package is imported here, and each registers its method classes
+(:func:`~deep.methods.base.register`): adding a method is adding one file.
+"""
 
-from .base import Method, weighted_mean
-from .frl import FRL, BaselineReweight
-from .gaussian_noise import GaussianNoise
-from .natural import Natural
-from .pgd_at import PGDAT
-from .trades import TRADES
+from __future__ import annotations
 
+import importlib
+import pkgutil
 
-class MethodName(str, enum.Enum):
-    NATURAL = "natural"
-    PGD_AT = "pgd_at"
-    TRADES = "trades"
-    BASELINE_REWEIGHT = "baseline_reweight"
-    FRL_REWEIGHT = "frl_reweight"
-    FRL_REMARGIN = "frl_remargin"
-    FRL_REWEIGHT_REMARGIN = "frl_reweight_remargin"
-    GAUSSIAN_NOISE = "gaussian_noise"
+from ..errors import ConfigError
+from .base import Method, register, registered, weighted_mean
+
+for _info in pkgutil.iter_modules(__path__):
+    if _info.name != "base":
+        importlib.import_module(f"{__name__}.{_info.name}")
 
 
-FINETUNE_METHODS = {MethodName.BASELINE_REWEIGHT, MethodName.FRL_REWEIGHT, MethodName.FRL_REMARGIN,
-                    MethodName.FRL_REWEIGHT_REMARGIN}
+def names() -> tuple:
+    """The ``--method`` values, in listing order."""
+    return tuple(registered())
 
 
-def build(name, num_classes, eps, attack, cfg=None):
-    """Instantiate a method by name with the settings it needs from a TrainConfig-like ``cfg``."""
-    name = MethodName(name)
-    if name is MethodName.NATURAL:
-        return Natural(num_classes, eps, attack)
-    if name is MethodName.PGD_AT:
-        return PGDAT(num_classes, eps, attack)
-    if name is MethodName.GAUSSIAN_NOISE:
-        return GaussianNoise(num_classes, eps, attack, sigma=cfg.sigma)
-    if name is MethodName.TRADES:
-        return TRADES(num_classes, eps, attack, beta=cfg.beta)
-    if name is MethodName.BASELINE_REWEIGHT:
-        return BaselineReweight(num_classes, eps, attack, alpha1=cfg.alpha1, phi_limit=cfg.phi_limit)
-    return FRL(num_classes, eps, attack, reweight=name is not MethodName.FRL_REMARGIN,
-               remargin=name is not MethodName.FRL_REWEIGHT, tau1=cfg.tau1, tau2=cfg.tau2, alpha1=cfg.alpha1,
-               alpha2=cfg.alpha2, variant=cfg.frl_variant, beta=cfg.frl_beta, phi_limit=cfg.phi_limit,
-               eps_cap=cfg.eps_cap, decay_every=cfg.lr_step_every or 40, bndy_metric=cfg.bndy_metric,
-               loss=cfg.frl_loss, remargin_rule=cfg.remargin_rule)
+def get(name: str) -> type[Method]:
+    """The method class registered as ``name``; ConfigError for an unknown name."""
+    methods = registered()
+    if name not in methods:
+        raise ConfigError(f"unknown method {name!r}; choose from {', '.join(methods)}")
+    return methods[name]
 
 
-ATTACK_METHODS = {MethodName.PGD_AT, MethodName.TRADES} | FINETUNE_METHODS
-KL_ATTACK_METHODS = {MethodName.TRADES, MethodName.FRL_REWEIGHT, MethodName.FRL_REMARGIN,
-                     MethodName.FRL_REWEIGHT_REMARGIN}
+def finetune_methods() -> tuple:
+    """The methods that start from a pretrained model (``--init``)."""
+    return tuple(n for n, cls in registered().items() if cls.finetunes)
 
-__all__ = ["Method", "MethodName", "FINETUNE_METHODS", "ATTACK_METHODS", "KL_ATTACK_METHODS", "build", "Natural",
-           "PGDAT", "TRADES", "FRL", "BaselineReweight", "GaussianNoise", "weighted_mean"]
+
+from .frl import FRL, BaselineReweight  # noqa: E402 - the classes tests and notebooks name directly
+from .gaussian_noise import GaussianNoise  # noqa: E402
+from .natural import Natural  # noqa: E402
+from .pgd_at import PGDAT  # noqa: E402
+from .trades import TRADES  # noqa: E402
+
+__all__ = ["Method", "register", "registered", "names", "get", "finetune_methods", "weighted_mean", "Natural",
+           "PGDAT", "TRADES", "FRL", "BaselineReweight", "GaussianNoise"]

@@ -11,6 +11,12 @@ A method owns its loss and its controller state. The loop calls
 Per-class loss weights (``class_weights``, shape (K,)) and per-class training radii
 (``eps_class``, shape (K,); per-sample eps = eps_class[y]) are first-class state of every
 method, because FRL's Reweight and Remargin change exactly these.
+
+A method is one file in this package: a subclass decorated with :func:`register`, which says
+its ``name`` (the ``--method`` value), the attack loss it trains against (``attack_loss``: "ce",
+"kl" or None), whether it fine-tunes a pretrained model (``finetunes``: needs ``--init``), which
+split its controller reads (``controller_split``), and how it is made from a config
+(``from_config``). The package finds the file; nothing else needs editing.
 """
 
 from __future__ import annotations
@@ -19,7 +25,9 @@ import torch
 
 from ..attacks import PGD
 
-__all__ = ["Method", "weighted_mean"]
+__all__ = ["Method", "weighted_mean", "register", "registered"]
+
+_REGISTRY: dict = {}
 
 
 def weighted_mean(per_sample: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -28,12 +36,38 @@ def weighted_mean(per_sample: torch.Tensor, weights: torch.Tensor) -> torch.Tens
     return (per_sample * w).sum() / w.sum().clamp_min(1e-12)
 
 
+def register(cls):
+    """Class decorator: make ``cls`` available as ``--method cls.name``."""
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise RuntimeError(f"two methods are named {cls.name!r}: {_REGISTRY[cls.name].__name__} and {cls.__name__}")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def registered() -> dict:
+    """{name: method class} of every registered method, in listing order (``order``, then name)."""
+    return dict(sorted(_REGISTRY.items(), key=lambda kv: (kv[1].order, kv[0])))
+
+
 class Method:
     """Base class: natural training with uniform weights; subclasses override :meth:`loss`."""
 
     name = "base"
-    uses_attack = False
-    needs_initial_validation = False
+    order = 100  # position in listings (``--help``)
+    attack_loss: str | None = None  # the training attack's loss: "ce", "kl" or None (no attack)
+    finetunes = False  # starts from a pretrained model (--init) with the fine-tuning defaults
+    controller_split = "val"  # the split whose class-wise errors on_epoch_start reads: "val" or "train"
+    needs_initial_validation = False  # evaluate before the first epoch (for the controller)
+
+    @classmethod
+    def attack_loss_for(cls, cfg) -> str | None:
+        """The training attack's loss under a config (a method whose loss is a setting overrides this)."""
+        return cls.attack_loss
+
+    @classmethod
+    def from_config(cls, cfg, num_classes: int, attack: PGD | None):
+        """The method with the settings it reads from a :class:`~deep.config.TrainConfig`."""
+        return cls(num_classes, cfg.eps, attack)
 
     def __init__(self, num_classes: int, eps: float = 0.0, attack: PGD | None = None):
         self.num_classes = int(num_classes)
@@ -49,6 +83,10 @@ class Method:
 
     def sample_eps(self, y: torch.Tensor) -> torch.Tensor:
         return self.eps_class.to(y.device)[y]
+
+    def scale_boundary_weight(self, i: int, factor: float) -> None:
+        """Multiply class i's weight in the robust (boundary) term (Figure 3's ablation)."""
+        self.class_weights[i] *= factor
 
     # -- the plug-in interface ---------------------------------------------------------------
     def loss(self, model, x, y) -> torch.Tensor:  # pragma: no cover - abstract

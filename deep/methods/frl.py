@@ -47,9 +47,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..distributed import unwrap_ddp
-from .base import Method, weighted_mean
-from .trades import kl_per_sample
+from .base import register
+from .pgd_at import PGDAT
+from .trades import TRADES, kl_per_sample
 
 __all__ = [
     "violations",
@@ -60,6 +60,9 @@ __all__ = [
     "remargin_relative",
     "remargin_authors",
     "FRL",
+    "FRLReweight",
+    "FRLRemargin",
+    "FRLReweightRemargin",
     "BaselineReweight",
     "VARIANTS",
 ]
@@ -137,18 +140,26 @@ def _boundary(val: dict, metric: str):
     return b.tolist(), float((b * n).sum() / n.sum())
 
 
-class FRL(Method):
-    """FRL Reweight / Remargin / Reweight+Remargin; see the module docstring for the two variants."""
+class FRL(TRADES):
+    """FRL Reweight / Remargin / Reweight+Remargin; see the module docstring for the two variants.
 
-    uses_attack = True
+    The loss is TRADES' with its two class-weighted terms (FRL's Reweight sets both weights);
+    ``loss="pgd_at"`` swaps the KL of the robust term for the cross-entropy at the PGD point.
+    The three registered methods below fix ``reweight`` / ``remargin``.
+    """
+
+    name = "frl"
+    finetunes = True
     needs_initial_validation = True
+    reweight_on, remargin_on = True, False  # what the registered subclass switches on
 
     def __init__(self, num_classes, eps, attack, *, reweight=True, remargin=False, tau1=0.05, tau2=0.05,
                  alpha1=0.05, alpha2=0.05, variant="paper", beta=None, phi_limit=0.5, eps_cap=None,
                  decay_every=40, bndy_metric="per_sample", loss="pgd_at", remargin_rule="relative"):
-        super().__init__(num_classes, eps, attack)
         if variant not in VARIANTS:
             raise ValueError(f"variant == {variant!r}, must be one of {', '.join(VARIANTS)}")
+        super().__init__(num_classes, eps, attack, beta=beta if beta is not None else
+                         (1.0 if variant == "paper" else 1.5))
         for name, v in (("tau1", tau1), ("tau2", tau2)):
             if not v > 0:
                 raise ValueError(f"{name} == {v}, must be > 0")
@@ -167,7 +178,6 @@ class FRL(Method):
         self.tau1, self.tau2 = float(tau1), float(tau2)
         self.alpha1, self.alpha2 = float(alpha1), float(alpha2)
         self.variant = variant
-        self.beta = float(beta if beta is not None else (1.0 if variant == "paper" else 1.5))
         self.phi_limit = float(phi_limit) if variant == "authors" else None
         self.eps_cap = float(eps_cap if eps_cap is not None else (2 * eps if variant == "paper" else 3 * eps))
         self.decay_every = int(decay_every)
@@ -178,6 +188,18 @@ class FRL(Method):
         self.lam = torch.zeros(k, dtype=torch.float64)
         self.class_weights = torch.full((k,), 1.0 / k)
         self.class_weights_bndy = torch.full((k,), 1.0 / k)
+
+    @classmethod
+    def attack_loss_for(cls, cfg):
+        return "ce" if cfg.frl_loss == "pgd_at" else "kl"  # the PGD-AT loss is trained against a CE attack
+
+    @classmethod
+    def from_config(cls, cfg, num_classes, attack):
+        # alpha decays with the learning rate: every lr_step_every epochs (Section 5.1: 40)
+        return cls(num_classes, cfg.eps, attack, reweight=cls.reweight_on, remargin=cls.remargin_on, tau1=cfg.tau1,
+                   tau2=cfg.tau2, alpha1=cfg.alpha1, alpha2=cfg.alpha2, variant=cfg.frl_variant, beta=cfg.frl_beta,
+                   phi_limit=cfg.phi_limit, eps_cap=cfg.eps_cap, decay_every=cfg.lr_step_every,
+                   bndy_metric=cfg.bndy_metric, loss=cfg.frl_loss, remargin_rule=cfg.remargin_rule)
 
     def _alphas(self, epoch):
         decay = 0.1 ** (epoch // self.decay_every) if self.decay_every > 0 else 1.0
@@ -212,22 +234,16 @@ class FRL(Method):
                 self.lam, eps_c = remargin_authors(self.lam, bndy, bndy_avg, a2, self.tau2, self.eps)
                 self.eps_class = eps_c.clamp(max=self.eps_cap).float()
 
+    def boundary_loss(self, adv_logits, clean_logits, y):
+        if self.loss_form == "trades":
+            return kl_per_sample(adv_logits, clean_logits)
+        return F.cross_entropy(adv_logits, y, reduction="none")
+
     def loss(self, model, x, y):
-        eps = self.sample_eps(y)
         if self.variant == "authors":
             # one step size for the whole batch: the largest radius / 4
-            self.attack.step_size = float(eps.max()) / 4
-        clean_logits = model(x)
-        reuse = clean_logits.detach() if self.attack.mode == "train" else None
-        x_adv = self.attack(unwrap_ddp(model), x, y, eps=eps, clean_logits=reuse)
-        nat = weighted_mean(F.cross_entropy(clean_logits, y, reduction="none"), self.sample_weights(y))
-        adv_logits = model(x_adv)
-        if self.loss_form == "trades":
-            per_sample = kl_per_sample(adv_logits, clean_logits)
-        else:
-            per_sample = F.cross_entropy(adv_logits, y, reduction="none")
-        bndy = weighted_mean(per_sample, self.sample_weights(y, self.class_weights_bndy))
-        return nat + self.beta * bndy
+            self.attack.step_size = float(self.sample_eps(y).max()) / 4
+        return super().loss(model, x, y)
 
     def state_dict(self):
         return {**super().state_dict(), "class_weights_bndy": self.class_weights_bndy.clone(),
@@ -244,7 +260,26 @@ class FRL(Method):
                 "class_weights_bndy": self.class_weights_bndy.tolist()}
 
 
-class BaselineReweight(Method):
+@register
+class FRLReweight(FRL):
+    name, order = "frl_reweight", 4
+    reweight_on, remargin_on = True, False
+
+
+@register
+class FRLRemargin(FRL):
+    name, order = "frl_remargin", 5
+    reweight_on, remargin_on = False, True
+
+
+@register
+class FRLReweightRemargin(FRL):
+    name, order = "frl_reweight_remargin", 6
+    reweight_on, remargin_on = True, True
+
+
+@register
+class BaselineReweight(PGDAT):
     """The paper's Baseline Reweight (Agarwal et al., 2018, arXiv:1803.02453, as Section 5.1 applies it).
 
     PGD-AT whose cost is upweighted for the class with the highest robust error in the
@@ -254,7 +289,8 @@ class BaselineReweight(Method):
     """
 
     name = "baseline_reweight"
-    uses_attack = True
+    order = 3
+    finetunes = True
     needs_initial_validation = True
     controller_split = "train"
 
@@ -266,6 +302,10 @@ class BaselineReweight(Method):
         self.phi = torch.zeros(self.num_classes, dtype=torch.float64)
         self.class_weights = torch.full((self.num_classes,), 1.0 / self.num_classes)
 
+    @classmethod
+    def from_config(cls, cfg, num_classes, attack):
+        return cls(num_classes, cfg.eps, attack, alpha1=cfg.alpha1, phi_limit=cfg.phi_limit)
+
     def on_epoch_start(self, epoch, val):
         if val is None:
             return
@@ -275,10 +315,6 @@ class BaselineReweight(Method):
         step[worst] = rob[worst] - val["avg"]["rob_error"]
         self.phi = update_multipliers(self.phi, step, self.alpha1, self.phi_limit)
         self.class_weights = authors_weights(self.phi).float()
-
-    def loss(self, model, x, y):
-        x_adv = self.attack(unwrap_ddp(model), x, y, eps=self.sample_eps(y))
-        return weighted_mean(F.cross_entropy(model(x_adv), y, reduction="none"), self.sample_weights(y))
 
     def state_dict(self):
         return {**super().state_dict(), "phi": self.phi.clone()}

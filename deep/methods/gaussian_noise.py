@@ -5,11 +5,17 @@ in the reference), loss = class-weighted cross-entropy; certification is :mod:`d
 import torch
 import torch.nn.functional as F
 
-from .base import Method, weighted_mean
+from .base import Method, register, weighted_mean
 
 
+@register
 class GaussianNoise(Method):
     name = "gaussian_noise"
+    order = 7
+
+    @classmethod
+    def from_config(cls, cfg, num_classes, attack):
+        return cls(num_classes, cfg.eps, attack, sigma=cfg.sigma)
 
     def __init__(self, num_classes, eps=0.0, attack=None, sigma=0.25):
         super().__init__(num_classes, eps, attack)

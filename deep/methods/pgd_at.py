@@ -7,12 +7,14 @@ with each sample's radius eps_class[y]; the outer loss is the class-weighted mea
 import torch.nn.functional as F
 
 from ..distributed import unwrap_ddp
-from .base import Method, weighted_mean
+from .base import Method, register, weighted_mean
 
 
+@register
 class PGDAT(Method):
     name = "pgd_at"
-    uses_attack = True
+    order = 1
+    attack_loss = "ce"
 
     def loss(self, model, x, y):
         x_adv = self.attack(unwrap_ddp(model), x, y, eps=self.sample_eps(y))

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..distributed import unwrap_ddp
-from .base import Method, weighted_mean
+from .base import Method, register, weighted_mean
 
 
 def kl_per_sample(adv_logits, clean_logits):
@@ -20,9 +20,11 @@ def kl_per_sample(adv_logits, clean_logits):
                     reduction="none", log_target=True).sum(1)
 
 
+@register
 class TRADES(Method):
     name = "trades"
-    uses_attack = True
+    order = 2
+    attack_loss = "kl"
 
     def __init__(self, num_classes, eps=0.0, attack=None, beta=6.0):
         super().__init__(num_classes, eps, attack)
@@ -31,6 +33,14 @@ class TRADES(Method):
         self.beta = float(beta)
         self.class_weights_bndy = torch.ones(self.num_classes)
 
+    @classmethod
+    def from_config(cls, cfg, num_classes, attack):
+        return cls(num_classes, cfg.eps, attack, beta=cfg.beta)
+
+    def boundary_loss(self, adv_logits, clean_logits, y):
+        """The robust term per sample: KL(p_clean || p_adv)."""
+        return kl_per_sample(adv_logits, clean_logits)
+
     def loss(self, model, x, y):
         clean_logits = model(x)
         # the attack targets the clean prediction; in eval mode it computes its own (TRADES' choice),
@@ -38,8 +48,12 @@ class TRADES(Method):
         reuse = clean_logits.detach() if self.attack.mode == "train" else None
         x_adv = self.attack(unwrap_ddp(model), x, y, eps=self.sample_eps(y), clean_logits=reuse)
         nat = weighted_mean(F.cross_entropy(clean_logits, y, reduction="none"), self.sample_weights(y))
-        bndy = weighted_mean(kl_per_sample(model(x_adv), clean_logits), self.sample_weights(y, self.class_weights_bndy))
+        bndy = weighted_mean(self.boundary_loss(model(x_adv), clean_logits, y),
+                             self.sample_weights(y, self.class_weights_bndy))
         return nat + self.beta * bndy
+
+    def scale_boundary_weight(self, i, factor):
+        self.class_weights_bndy[i] *= factor
 
     def state_dict(self):
         return {**super().state_dict(), "class_weights_bndy": self.class_weights_bndy.clone()}

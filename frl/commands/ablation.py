@@ -18,14 +18,11 @@ validation curves. Both are resumable: rerun to continue.
 
 from __future__ import annotations
 
-import json
 import math
-import sys
 import time
 from pathlib import Path
 
 from ..errors import UserError
-from ..jsonio import write_json
 from ..parsing import number, whole
 
 PROG = "frl ablation"
@@ -41,31 +38,31 @@ def _factors(text):
     return values
 
 
-# The arms of ``frl ablation frl-loss``: name -> (label, method, flags). Every arm spells out the
+# The arms of ``frl ablation frl-loss``: name -> (label, method, settings). Every arm spells out the
 # settings it tests, so that a later change of a default does not change what an arm means.
 FRL_LOSS_ARMS = {
-    "pgd_at_continued": ("PGD-AT continued (control)", "pgd_at", []),
-    "trades_b1": ("TRADES β=1, no reweighting", "trades", ["--beta", "1"]),
-    "trades_b1.5": ("TRADES β=1.5, no reweighting", "trades", ["--beta", "1.5"]),
-    "trades_b6": ("TRADES β=6, no reweighting", "trades", ["--beta", "6"]),
+    "pgd_at_continued": ("PGD-AT continued (control)", "pgd_at", {}),
+    "trades_b1": ("TRADES β=1, no reweighting", "trades", {"beta": 1.0}),
+    "trades_b1.5": ("TRADES β=1.5, no reweighting", "trades", {"beta": 1.5}),
+    "trades_b6": ("TRADES β=6, no reweighting", "trades", {"beta": 6.0}),
     "frl_printed": ("FRL RW+RM, TRADES β=1, Remargin as printed (Eq. 11)", "frl_reweight_remargin",
-                    ["--frl-loss", "trades", "--frl-beta", "1", "--remargin-rule", "absolute"]),
+                    {"frl_loss": "trades", "frl_beta": 1.0, "remargin_rule": "absolute"}),
     "frl_relative": ("FRL RW+RM, TRADES β=1, Remargin relative (Eq. 9)", "frl_reweight_remargin",
-                     ["--frl-loss", "trades", "--frl-beta", "1", "--remargin-rule", "relative"]),
+                     {"frl_loss": "trades", "frl_beta": 1.0, "remargin_rule": "relative"}),
     "frl_relative_b6": ("FRL RW+RM, TRADES β=6, Remargin relative", "frl_reweight_remargin",
-                        ["--frl-loss", "trades", "--frl-beta", "6", "--remargin-rule", "relative"]),
+                        {"frl_loss": "trades", "frl_beta": 6.0, "remargin_rule": "relative"}),
     "frl_pgdat": ("FRL RW+RM, PGD-AT loss, Remargin relative", "frl_reweight_remargin",
-                  ["--frl-loss", "pgd_at", "--frl-beta", "1", "--remargin-rule", "relative"]),
+                  {"frl_loss": "pgd_at", "frl_beta": 1.0, "remargin_rule": "relative"}),
     "pgdat_loss_only": ("clean + adversarial CE, no controller (α1 = α2 = 0)", "frl_reweight_remargin",
-                        ["--frl-loss", "pgd_at", "--frl-beta", "1", "--alpha1", "0", "--alpha2", "0"]),
-    "frl_pgdat_rw": ("FRL RW, PGD-AT loss", "frl_reweight", ["--frl-loss", "pgd_at", "--frl-beta", "1"]),
+                        {"frl_loss": "pgd_at", "frl_beta": 1.0, "alpha1": 0.0, "alpha2": 0.0}),
+    "frl_pgdat_rw": ("FRL RW, PGD-AT loss", "frl_reweight", {"frl_loss": "pgd_at", "frl_beta": 1.0}),
     "frl_pgdat_rm": ("FRL RM, PGD-AT loss, Remargin relative", "frl_remargin",
-                     ["--frl-loss", "pgd_at", "--frl-beta", "1", "--remargin-rule", "relative"]),
-    "frl_rw": ("FRL RW, TRADES β=1", "frl_reweight", ["--frl-loss", "trades", "--frl-beta", "1"]),
+                     {"frl_loss": "pgd_at", "frl_beta": 1.0, "remargin_rule": "relative"}),
+    "frl_rw": ("FRL RW, TRADES β=1", "frl_reweight", {"frl_loss": "trades", "frl_beta": 1.0}),
     "frl_rm": ("FRL RM, TRADES β=1, Remargin relative", "frl_remargin",
-               ["--frl-loss", "trades", "--frl-beta", "1", "--remargin-rule", "relative"]),
+               {"frl_loss": "trades", "frl_beta": 1.0, "remargin_rule": "relative"}),
     "frl_authors": ("FRL RW+RM, the authors' rules", "frl_reweight_remargin",
-                    ["--frl-variant", "authors", "--frl-loss", "trades", "--bndy-metric", "accdiff"]),
+                    {"frl_variant": "authors", "frl_loss": "trades", "bndy_metric": "accdiff"}),
 }
 DEFAULT_ARMS = ("pgd_at_continued", "trades_b1", "trades_b1.5", "trades_b6", "frl_printed", "frl_relative",
                 "frl_relative_b6", "frl_pgdat", "pgdat_loss_only", "frl_pgdat_rw", "frl_pgdat_rm", "frl_authors")
@@ -112,41 +109,45 @@ def _whole_list(text, flag):
     return values
 
 
-def _train(argv):
-    from .train import train_or_fail
+def _train(settings: dict, log) -> None:
+    from deep.config import TrainConfig
+    from deep.runs import train_run
 
-    train_or_fail(argv, PROG)
+    train_run(TrainConfig.from_mapping({**settings, "resume": True}), log=log)
 
 
 def _evaluate(run_dir, args):
-    from .evaluate import evaluate_run
+    from deep.run_dir import RunDir
+    from deep.runs import evaluate_run
 
-    if (run_dir / "eval.json").exists():
-        return json.loads((run_dir / "eval.json").read_text())
-    try:
+    rd = RunDir(run_dir)
+    res = rd.read_eval()
+    if res is None:
         res = evaluate_run(run_dir, steps=20, device=args.device, data_dir=args.data_dir)
-    except ValueError as exc:
-        raise UserError(str(exc), prog=PROG) from None
-    write_json(run_dir / "eval.json", res, PROG)
+        rd.write_eval(res)
     return res
 
 
-def _common(args, dataset):
-    common = ["--dataset", dataset]
-    for flag, value in (("--model", args.model), ("--eps", args.eps), ("--device", args.device),
-                        ("--data-dir", args.data_dir)):
-        if value is not None:
-            common += [flag, str(value)]
-    return common
+def _flags(argv, flag) -> dict:
+    """The settings that ``--train-arg`` / ``--start-arg`` items spell as ``frl train`` flags."""
+    from deep.config import settings_from_flags
+    from deep.errors import ConfigError
+
+    try:
+        return settings_from_flags(argv)
+    except ConfigError as exc:
+        raise UserError(f"{flag}: {exc}", prog=PROG) from None
+
+
+def _common(args, dataset) -> dict:
+    given = {"model": args.model, "eps": args.eps, "device": args.device, "data_dir": args.data_dir}
+    return {"dataset": dataset, **{k: v for k, v in given.items() if v is not None}}
 
 
 def _class_index(args, dataset):
-    from deep.data import DatasetError, load_split
+    from deep.data import load_split
 
-    try:
-        names = load_split(dataset, False, args.data_dir).class_names
-    except (DatasetError, ValueError) as exc:
-        raise UserError(str(exc), prog=PROG) from None
+    names = load_split(dataset, False, args.data_dir).class_names
     if args.cls in names:
         return list(names).index(args.cls), names
     if args.cls.isdigit() and int(args.cls) < len(names):
@@ -166,6 +167,10 @@ def _make_out(args) -> Path:
 def run(args) -> int:
     if args.which == "frl-loss":
         return run_frl_loss(args)
+    from deep.run_dir import RunDir
+
+    from .train import stderr_log as log
+
     if args.cls is None or args.init is None:
         raise UserError("fig3 needs --class and --init", prog=PROG)
     dataset = args.dataset or "cifar10"
@@ -175,18 +180,17 @@ def run(args) -> int:
     out = _make_out(args)
     meta = {"class": names[index], "class_index": index, "dataset": dataset, "weights": weights,
             "margins": margins, "init": args.init, "epochs": epochs}
-    write_json(out / "ablation.json", meta, PROG)
-    common = [*_common(args, dataset), "--method", "trades", "--beta", str(args.beta), "--init", args.init,
-              "--epochs", str(epochs), "--lr", str(args.lr), "--lr-step-every", "40", "--seed", str(args.seed),
-              "--resume", *args.train_arg]
-    jobs = [(f"weight_{f:g}", ["--class-bndy-weight", f"{index}={f}"]) for f in weights]
-    jobs += [(f"margin_{f:g}", ["--class-eps", f"{index}={f}"]) for f in margins]
+    RunDir(out).write_json(RunDir.ABLATION, meta)
+    common = {**_common(args, dataset), "method": "trades", "beta": args.beta, "init": args.init, "epochs": epochs,
+              "lr": args.lr, "lr_step_every": 40, "seed": args.seed, **_flags(args.train_arg, "--train-arg")}
+    jobs = [(f"weight_{f:g}", {"class_bndy_weight": {str(index): f}}) for f in weights]
+    jobs += [(f"margin_{f:g}", {"class_eps": {str(index): f}}) for f in margins]
     for name, extra in jobs:
         run_dir = out / name
-        if (run_dir / "eval.json").exists():
+        if RunDir(run_dir).eval_path.exists():
             continue
-        print(f"{PROG}: {name}", file=sys.stderr, flush=True)
-        _train([*common, *extra, "--out", str(run_dir)])
+        log(f"{PROG}: {name}")
+        _train({**common, **extra, "out": str(run_dir)}, log)
         _evaluate(run_dir, args)
     print(f"{out}: draw it with `frl figures fig3 --runs {out}`")
     return 0
@@ -209,6 +213,8 @@ def run_frl_loss(args) -> int:
     from figures import style
     from figures.ablation import aggregate_arms, draw_frl_loss_curves, frl_loss_markdown
 
+    from .train import stderr_log as log
+
     dataset = args.dataset or "digits"
     epochs = 10 if args.epochs is None else args.epochs
     if epochs < 1 or args.pretrain_epochs < 1:
@@ -219,22 +225,22 @@ def run_frl_loss(args) -> int:
         raise UserError(f"unknown arm(s) {', '.join(unknown) or '(none given)'}; choose from "
                         f"{', '.join(FRL_LOSS_ARMS)} or all", prog=PROG)
     seeds = _whole_list(args.seeds or "0,1,2", "--seeds")
-    if args.init and not (Path(args.init) / RunDir.CHECKPOINT).exists():
+    if args.init and not RunDir(args.init).checkpoint_path.exists():
         raise UserError(f"--init {args.init}: not a run directory with a checkpoint (train one with "
                         f"`frl train --method pgd_at ...`)", prog=PROG)
     out = _make_out(args)
     common = _common(args, dataset)
-    finetune = ["--epochs", str(epochs), "--lr", str(args.lr), "--lr-step-every", "40", *args.train_arg]
+    train_args, start_args = _flags(args.train_arg, "--train-arg"), _flags(args.start_arg, "--start-arg")
+    finetune = {"epochs": epochs, "lr": args.lr, "lr_step_every": 40, **train_args}
     t0 = time.perf_counter()
     per_seed, curves = {}, {a: [] for a in arms}
     for seed in seeds:
         base = out / f"seed_{seed}"
         start = Path(args.init) if args.init else base / "start"
-        if not args.init and not (start / "eval.json").exists():
-            print(f"[{time.perf_counter() - t0:5.0f}s] seed {seed}: PGD-AT start, {args.pretrain_epochs} epochs",
-                  file=sys.stderr, flush=True)
-            _train([*common, "--method", "pgd_at", "--epochs", str(args.pretrain_epochs), "--seed", str(seed),
-                    *args.train_arg, *args.start_arg, "--out", str(start), "--resume"])
+        if not args.init and not RunDir(start).eval_path.exists():
+            log(f"[{time.perf_counter() - t0:5.0f}s] seed {seed}: PGD-AT start, {args.pretrain_epochs} epochs")
+            _train({**common, "method": "pgd_at", "epochs": args.pretrain_epochs, "seed": seed, **train_args,
+                    **start_args, "out": str(start)}, log)
         per_seed[seed] = {"start": _evaluate(start, args)}
         start_vals = [r for r in RunDir(start).read_metrics() if r.get("split") == "val"]
         if not start_vals:
@@ -242,12 +248,12 @@ def run_frl_loss(args) -> int:
                             f"--val-per-class >= 1)", prog=PROG)
         start_val = start_vals[-1]
         for arm in arms:
-            label, method, flags = FRL_LOSS_ARMS[arm]
+            label, method, settings = FRL_LOSS_ARMS[arm]
             run_dir = base / arm
-            if not (run_dir / "eval.json").exists():
-                print(f"[{time.perf_counter() - t0:5.0f}s] seed {seed}: {arm}", file=sys.stderr, flush=True)
-                _train([*common, "--method", method, *flags, *finetune, "--init", str(start), "--seed", str(seed),
-                        "--out", str(run_dir), "--resume"])
+            if not RunDir(run_dir).eval_path.exists():
+                log(f"[{time.perf_counter() - t0:5.0f}s] seed {seed}: {arm}")
+                _train({**common, "method": method, **settings, **finetune, "init": str(start), "seed": seed,
+                        "out": str(run_dir)}, log)
             per_seed[seed][arm] = _evaluate(run_dir, args)
             curves[arm].append(_val_curve(run_dir, start_val))
     labels = {"start": "PGD-AT start", **{a: FRL_LOSS_ARMS[a][0] for a in arms}}
@@ -257,9 +263,9 @@ def run_frl_loss(args) -> int:
                    for a, c in curves.items()}
     result = {"dataset": dataset, "epochs": epochs, "lr": args.lr, "pretrain_epochs": args.pretrain_epochs,
               "init": args.init, "train_args": args.train_arg, "start_args": args.start_arg,
-              "arm_settings": {a: {"method": FRL_LOSS_ARMS[a][1], "flags": FRL_LOSS_ARMS[a][2]} for a in arms},
+              "arm_settings": {a: {"method": FRL_LOSS_ARMS[a][1], "settings": FRL_LOSS_ARMS[a][2]} for a in arms},
               **agg, "val_curves": mean_curves}
-    write_json(out / "frl_loss.json", result, PROG)
+    RunDir(out).write_json("frl_loss.json", result)
     md = frl_loss_markdown(agg, f"FRL loss / controller ablation: {dataset}, {epochs} fine-tuning epochs at lr "
                                 f"{args.lr:g}")
     (out / "frl_loss.md").write_text(md)

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-from ..errors import UserError
-from ..jsonio import write_json
 from ..parsing import number, whole
 
 PROG = "frl certify"
@@ -33,33 +30,18 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def certify_run(run_dir, sigma, radius=0.5, n=100_000, n0=100, alpha=0.001, split="test", limit=None,
-                batch_size=1000, device=None, data_dir=None, seed=0, with_predict=False, progress=None) -> dict:
-    from deep.certify import certify_dataset, check_params
-    from deep.data import to_input
-    from deep.train import load_trained
-
-    check_params(sigma, radius, n, n0, alpha, batch_size)
-    cfg, model, data, train_data, _ = load_trained(run_dir, split, data_dir, device, limit)
-    device = next(model.parameters()).device
-    res = certify_dataset(model, to_input(data.x).to(device), data.y, sigma, radius, n, n0, alpha,
-                          train_data.num_classes, batch_size, seed, train_data.class_names, progress, with_predict)
-    return {"run": str(run_dir), "split": split, "method": cfg.method, "train_sigma": cfg.sigma, **res}
-
-
 def run(args) -> int:
     def progress(i, total):
         if sys.stderr.isatty():
             print(f"\r{PROG}: {i}/{total}", end="" if i < total else "\n", file=sys.stderr, flush=True)
 
-    from deep.data import DatasetError
+    from deep.run_dir import RunDir, write_json
+    from deep.runs import certify_run
 
-    try:
-        res = certify_run(args.run, args.sigma, args.radius, args.n, args.n0, args.alpha, args.split, args.limit,
-                          args.batch_size, args.device, args.data_dir, args.seed, args.predict, progress)
-    except (ValueError, DatasetError) as exc:
-        raise UserError(str(exc), prog=PROG) from None
-    out = write_json(Path(args.out) if args.out else Path(args.run) / "certify.json", res, PROG)
+    res = certify_run(args.run, args.sigma, radius=args.radius, n=args.n, n0=args.n0, alpha=args.alpha,
+                      split=args.split, limit=args.limit, batch_size=args.batch_size, device=args.device,
+                      data_dir=args.data_dir, seed=args.seed, with_predict=args.predict, progress=progress)
+    out = write_json(args.out, res) if args.out else RunDir(args.run).write_certify(res)
     print(f"{out}: certified std error {res['avg']['certified_std_error']:.4f}, certified error at radius "
           f"{args.radius:g} {res['avg']['certified_error']:.4f} (worst class {res['worst']['certified_error']:.4f})")
     return 0

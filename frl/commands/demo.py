@@ -14,23 +14,21 @@ import sys
 import time
 from pathlib import Path
 
+from deep.runs import SIX as METRICS
+
 from ..errors import UserError
-from ..jsonio import write_json
 from ..parsing import whole
 
 PROG = "frl demo"
-METRICS = (("avg_std", "avg", "std_error"), ("worst_std", "worst", "std_error"),
-           ("avg_bndy", "avg", "bndy_error"), ("worst_bndy", "worst", "bndy_error"),
-           ("avg_rob", "avg", "rob_error"), ("worst_rob", "worst", "rob_error"))
 FULL = ("frl_reweight_remargin", "pgd_at_continued", "loss_only", "frl_reweight", "frl_remargin",
         "baseline_reweight")
 # The start: PGD-AT with the one-cycle learning rate (with per-epoch step decays and no warm-up,
 # two of three digits seeds collapsed to chance; see the README).
-START = ["--lr-schedule", "onecycle"]
+START = {"lr_schedule": "onecycle"}
 # Controls: the start trained on with its own loss, and FRL's loss with the controller off
 # (alpha1 = alpha2 = 0: uniform class weights, eps for every class).
-CONTROLS = {"pgd_at_continued": ("pgd_at", []),
-            "loss_only": ("frl_reweight_remargin", ["--alpha1", "0", "--alpha2", "0"])}
+CONTROLS = {"pgd_at_continued": ("pgd_at", {}),
+            "loss_only": ("frl_reweight_remargin", {"alpha1": 0.0, "alpha2": 0.0})}
 
 
 def register(sub) -> None:
@@ -47,46 +45,37 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _train(argv):
-    from .train import train_or_fail
-
-    train_or_fail(argv, PROG)
-
-
-def summarise(res: dict) -> dict:
-    return {name: res[group][key] for name, group, key in METRICS}
-
-
 def run_demo(out: Path, seed=0, pretrain_epochs=15, frl_epochs=10, methods=FULL, log=print) -> dict:
-    from .evaluate import evaluate_run
+    """The demo's runs under ``out`` (resumable), their PGD-20 evaluations and summary files."""
+    import torch
 
-    common = ["--dataset", "digits", "--model", "small_cnn", "--eps", "0.2", "--seed", str(seed), "--test-every", "0"]
+    from deep.config import TrainConfig
+    from deep.run_dir import RunDir
+    from deep.runs import evaluate_run, six_numbers, train_run
+
+    common = dict(dataset="digits", model="small_cnn", eps=0.2, seed=seed, test_every=0, resume=True)
     t0 = time.perf_counter()
-    pre = out / "pgd_at"
-    if not (pre / "checkpoint.pt").exists() or not (pre / "eval.json").exists():
+    pre = RunDir(out / "pgd_at")
+    if not pre.checkpoint_path.exists() or not pre.eval_path.exists():
         log(f"[{time.perf_counter() - t0:5.0f}s] PGD-AT from scratch, {pretrain_epochs} epochs (one-cycle lr)")
-        _train([*common, "--method", "pgd_at", *START, "--epochs", str(pretrain_epochs), "--out", str(pre),
-                "--resume"])
-    finetune = ["--epochs", str(frl_epochs), "--lr", "1e-3", "--lr-step-every", "40"]
+        train_run(TrainConfig(**common, method="pgd_at", **START, epochs=pretrain_epochs, out=str(pre.path)), log=log)
     for m in methods:
         log(f"[{time.perf_counter() - t0:5.0f}s] {m} from PGD-AT, {frl_epochs} epochs")
-        method, flags = CONTROLS.get(m, (m, []))
-        _train([*common, "--method", method, *flags, *finetune, "--init", str(pre), "--out", str(out / m),
-                "--resume"])
+        method, settings = CONTROLS.get(m, (m, {}))
+        train_run(TrainConfig(**common, method=method, **settings, epochs=frl_epochs, lr=1e-3, lr_step_every=40,
+                              init=str(pre.path), out=str(out / m)), log=log)
     summary, classwise = {}, {}
     for name in ("pgd_at", *methods):
         res = evaluate_run(out / name, steps=20)
-        write_json(out / name / "eval.json", res, PROG)
-        summary[name] = summarise(res)
+        RunDir(out / name).write_eval(res)
+        summary[name] = six_numbers(res)
         classwise[name] = res
-    write_json(out / "summary.json", summary, PROG)
-    import torch
-
-    write_json(out / "demo.json", {"seed": seed, "pretrain_epochs": pretrain_epochs, "frl_epochs": frl_epochs,
+    group = RunDir(out)
+    group.write_summary(summary, summary_markdown(summary))
+    group.write_json("demo.json", {"seed": seed, "pretrain_epochs": pretrain_epochs, "frl_epochs": frl_epochs,
                                    "methods": list(methods), "torch": torch.__version__,
-                                   "threads": torch.get_num_threads(), "seconds": round(time.perf_counter() - t0, 1)},
-               PROG)
-    (out / "summary.md").write_text(summary_markdown(summary))
+                                   "threads": torch.get_num_threads(),
+                                   "seconds": round(time.perf_counter() - t0, 1)})
     log(f"[{time.perf_counter() - t0:5.0f}s] done")
     return {"summary": summary, "classwise": classwise}
 

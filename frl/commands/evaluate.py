@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import UserError
-from ..jsonio import write_json
 from ..parsing import number, whole
 
 PROG = "frl eval"
@@ -34,76 +32,16 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-ATTACKS = ("pgd", "autoattack")
-
-
-def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="test", batch_size=500,
-                 device=None, data_dir=None, seed=0, attack="pgd", version="standard", limit=None,
-                 checkpoint="last") -> dict:
-    """Evaluate a run directory's final model; returns the eval.json dict (raises ValueError on bad input).
-
-    ``attack="autoattack"`` runs torchattacks' AutoAttack and, in the same call, PGD-``steps``;
-    the result then also holds ``pgd`` (its class-wise errors) and ``gap_autoattack_minus_pgd``
-    per class: a large positive gap flags gradient masking.
-    """
-    import torch
-
-    from deep.data import BatchLoader
-    from deep.evaluate import evaluate_classwise
-    from deep.train import default_eval_step, eval_attack, load_trained
-
-    if attack not in ATTACKS:
-        raise ValueError(f"unknown attack {attack!r}; choose from {', '.join(ATTACKS)}")
-    if steps < 1:
-        raise ValueError(f"steps == {steps}, must be >= 1")
-    if seed < 0:
-        raise ValueError(f"--seed {seed}: must be >= 0")
-    if batch_size < 1:
-        raise ValueError(f"--batch-size {batch_size}: must be >= 1")
-    cfg, model, data, train_data, ckpt = load_trained(run_dir, split, data_dir, device, limit, checkpoint)
-    device = next(model.parameters()).device
-    eps = cfg.eps if eps is None else eps
-    norm = norm or cfg.norm
-    if eps <= 0:
-        raise ValueError(f"eps == {eps:g}, must be > 0")
-    step_size = step_size if step_size is not None else default_eval_step(eps, norm)
-    pgd_info = {"name": "pgd", "norm": norm, "eps": eps, "steps": steps, "step_size": step_size,
-                "random_start": True, "seed": seed, "precision": "fp32"}
-
-    def run_attack(atk):
-        torch.manual_seed(seed)
-        return evaluate_classwise(model, BatchLoader(data, batch_size, shuffle=False, device=device),
-                                  train_data.num_classes, atk, train_data.class_names)
-
-    pgd = run_attack(eval_attack(eps, steps, norm, step_size))
-    out = {"run": str(run_dir), "split": split, "epoch": int(ckpt["epoch"]), "checkpoint": checkpoint,
-           "method": cfg.method}
-    if attack == "pgd":
-        return {**out, "attack": pgd_info, **pgd}
-    from deep.autoattack import AutoAttack
-
-    aa_attack = AutoAttack(eps, norm, version, train_data.num_classes, seed)
-    aa = run_attack(aa_attack)
-    gap = [a - p for a, p in zip(aa["rob_error"], pgd["rob_error"])]
-    return {**out, "attack": {"name": "autoattack", "version": version, "norm": norm, "eps": eps, "seed": seed,
-                              "implementation": "torchattacks components", "components": aa_attack.settings(),
-                              "precision": "fp32"},
-            **aa, "pgd": {"attack": pgd_info, **pgd}, "gap_autoattack_minus_pgd": gap}
-
-
 def run(args) -> int:
-    from deep.data import DatasetError
+    from deep.run_dir import RunDir, write_json
+    from deep.runs import evaluate_run
 
-    if args.attack not in ATTACKS:
-        raise UserError(f"unknown attack {args.attack!r}; choose from {', '.join(ATTACKS)}", prog=PROG)
-    try:
-        res = evaluate_run(args.run, args.steps, args.eps, args.step_size, args.norm, args.split, args.batch_size,
-                           args.device, args.data_dir, args.seed, args.attack, args.version, args.limit,
-                           args.checkpoint)
-    except (ValueError, DatasetError) as exc:
-        raise UserError(str(exc), prog=PROG) from None
-    out = write_json(Path(args.out) if args.out else Path(args.run) / "eval.json", res, PROG)
+    res = evaluate_run(args.run, steps=args.steps, eps=args.eps, step_size=args.step_size, norm=args.norm,
+                       split=args.split, batch_size=args.batch_size, device=args.device, data_dir=args.data_dir,
+                       seed=args.seed, attack=args.attack, version=args.version, limit=args.limit,
+                       checkpoint=args.checkpoint)
+    out = write_json(args.out, res) if args.out else RunDir(args.run).write_eval(res)
     a = res["avg"]
-    print(f"{out}: avg std {a['std_error']:.4f} bndy {a['bndy_error']:.4f} rob {a['rob_error']:.4f}; "
+    print(f"{Path(out)}: avg std {a['std_error']:.4f} bndy {a['bndy_error']:.4f} rob {a['rob_error']:.4f}; "
           f"worst rob {res['worst']['rob_error']:.4f}")
     return 0

@@ -7,8 +7,9 @@ import sys
 import time
 from pathlib import Path
 
+from deep.run_dir import write_json
+
 from ..errors import UserError
-from ..jsonio import write_json
 from ..parsing import whole
 
 PROG = "frl figures"
@@ -59,7 +60,7 @@ def draw_one(spec, out: Path, seed: int, recompute: bool, runs: str, compute_mis
                            progress=lambda msg: print(f"{spec.id}: {msg}", file=sys.stderr, flush=True))
         if spec.source == "simulation":
             print(f"{spec.id}: computed in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-        write_json(json_path, res, PROG, indent=None)
+        write_json(json_path, res, indent=None)
     paths = [json_path, *style.save(spec.draw(res), out, spec.id)]
     if spec.markdown is not None:
         md = out / f"{spec.id}.md"

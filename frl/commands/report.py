@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from pathlib import Path
 
 from ..errors import UserError
@@ -30,11 +29,12 @@ def register(sub) -> None:
 
 
 def _run_settings(runs_dir: Path) -> list[dict]:
+    from deep.run_dir import RunDir
+
     rows = []
-    for cfg_path in sorted(runs_dir.glob("**/config.json")):
-        try:
-            cfg = json.loads(cfg_path.read_text())
-        except (OSError, json.JSONDecodeError):
+    for cfg_path in sorted(runs_dir.glob(f"**/{RunDir.CONFIG}")):
+        cfg = RunDir(cfg_path.parent).read_json(RunDir.CONFIG)
+        if cfg is None:
             continue
         rows.append({"run": str(cfg_path.parent.relative_to(runs_dir)), **{k: cfg.get(k) for k in SETTINGS}})
     return rows

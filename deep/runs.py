@@ -1,0 +1,148 @@
+"""The library API of runs: train one, load its model, evaluate it, certify it, summarise it.
+
+The command line (``frl train | eval | certify``), the orchestrating commands (``frl demo``,
+``frl ablation``, ``frl run``), the benchmarks and the notebooks all call these functions with
+keyword arguments; each returns plain data and raises a :class:`~deep.errors.UsageError` for a
+mistake a user can fix.
+
+>>> from deep.config import TrainConfig
+>>> from deep.runs import train_run, evaluate_run                      # doctest: +SKIP
+>>> rd = train_run(TrainConfig(method="pgd_at", epochs=2, out="runs/x"))  # doctest: +SKIP
+>>> evaluate_run(rd.path, steps=20)["worst"]["rob_error"]              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .attacks import default_eval_step, eval_attack
+from .build import resolve_device
+from .config import TrainConfig, config_from_dict
+from .data import BatchLoader, load_splits, to_input
+from .errors import ConfigError, RunDirError
+from .evaluate import evaluate_classwise
+from .models import model_for
+from .run_dir import RunDir
+from .train import train
+
+__all__ = ["train_run", "load_trained", "evaluate_run", "certify_run", "six_numbers", "SIX", "ATTACKS"]
+
+ATTACKS = ("pgd", "autoattack")
+# The six numbers every summary reports: (name, group, key) of an eval.json.
+SIX = (("avg_std", "avg", "std_error"), ("worst_std", "worst", "std_error"),
+       ("avg_bndy", "avg", "bndy_error"), ("worst_bndy", "worst", "bndy_error"),
+       ("avg_rob", "avg", "rob_error"), ("worst_rob", "worst", "rob_error"))
+
+
+def train_run(cfg: TrainConfig, log=print) -> RunDir:
+    """Train (or, with ``cfg.resume``, continue) the run ``cfg`` describes; returns its run directory."""
+    train(cfg, log=log)
+    return RunDir(cfg.out)
+
+
+def six_numbers(res: dict) -> dict:
+    """{avg_std, worst_std, avg_bndy, worst_bndy, avg_rob, worst_rob} (fractions) of an eval.json."""
+    return {name: res[group][key] for name, group, key in SIX}
+
+
+def load_trained(run_dir, split="test", data_dir=None, device=None, limit=None, checkpoint="last"):
+    """A run directory's model (plain fp32 module, eval mode) and one split of its data.
+
+    ``checkpoint``: "last" (the final epoch's checkpoint.pt) or "best" (best.pt, the epoch with the
+    lowest validation robust error). Returns (cfg, model, data, train_data, checkpoint dict).
+    Raises RunDirError when the directory holds no such model, ConfigError for a bad argument,
+    DatasetError when the data cannot be loaded.
+    """
+    if checkpoint not in ("last", "best"):
+        raise ConfigError(f"checkpoint == {checkpoint!r}, must be last or best")
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit {limit}: must be >= 1 (an empty split has no error to report)")
+    rd = RunDir(run_dir)
+    if not rd.path.is_dir():
+        raise RunDirError(f"{run_dir} is not a directory")
+    if not rd.holds_model():
+        raise RunDirError(f"{run_dir} has no model ({RunDir.CONFIG} and {RunDir.CHECKPOINT} are needed)")
+    cfg = config_from_dict(rd.read_config())
+    if data_dir is not None:
+        cfg.data_dir = data_dir
+    cfg.download = False
+    if device is None:
+        device = cfg.device if (cfg.device == "cpu" or torch.cuda.is_available()) else "cpu"
+    resolve_device(str(device))  # a device that does not exist is named as such, before any file is read
+    if checkpoint == "best" and not rd.best_path.exists():
+        raise RunDirError(f"{run_dir} has no {RunDir.BEST} (it was trained before best checkpoints were kept, "
+                          f"or has no validation split); use the last checkpoint")
+    ckpt = rd.load_checkpoint(map_location=device, best=checkpoint == "best")
+    train_data, val, test = load_splits(cfg.dataset, cfg.data_dir, False, cfg.val_per_class, cfg.seed)
+    data = test if split == "test" else val
+    if limit is not None:
+        data = data.subset(torch.arange(min(int(limit), len(data))))
+    model = model_for(cfg.model, cfg.dataset, train_data.num_classes, train_data.x.shape[1], cfg.normalize).to(device)
+    model.load_state_dict(ckpt["model"])
+    model.eval()
+    return cfg, model, data, train_data, ckpt
+
+
+def _check_eval_args(attack, steps, seed, batch_size):
+    if attack not in ATTACKS:
+        raise ConfigError(f"unknown attack {attack!r}; choose from {', '.join(ATTACKS)}")
+    if steps < 1:
+        raise ConfigError(f"steps == {steps}, must be >= 1")
+    if seed < 0:
+        raise ConfigError(f"--seed {seed}: must be >= 0")
+    if batch_size < 1:
+        raise ConfigError(f"--batch-size {batch_size}: must be >= 1")
+
+
+def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="test", batch_size=500,
+                 device=None, data_dir=None, seed=0, attack="pgd", version="standard", limit=None,
+                 checkpoint="last") -> dict:
+    """Class-wise errors of a run directory's model under attack: the eval.json dict.
+
+    ``attack="autoattack"`` runs AutoAttack (:mod:`deep.autoattack`) and, in the same call,
+    PGD-``steps``; the result then also holds ``pgd`` (its class-wise errors) and
+    ``gap_autoattack_minus_pgd`` per class: a large positive gap flags gradient masking.
+    """
+    _check_eval_args(attack, steps, seed, batch_size)
+    cfg, model, data, train_data, ckpt = load_trained(run_dir, split, data_dir, device, limit, checkpoint)
+    device = next(model.parameters()).device
+    eps = cfg.eps if eps is None else eps
+    norm = norm or cfg.norm
+    if eps <= 0:
+        raise ConfigError(f"eps == {eps:g}, must be > 0")
+    step_size = step_size if step_size is not None else default_eval_step(eps, norm)
+    pgd_info = {"name": "pgd", "norm": norm, "eps": eps, "steps": steps, "step_size": step_size,
+                "random_start": True, "seed": seed, "precision": "fp32"}
+
+    def run_attack(atk):
+        torch.manual_seed(seed)
+        return evaluate_classwise(model, BatchLoader(data, batch_size, shuffle=False, device=device),
+                                  train_data.num_classes, atk, train_data.class_names)
+
+    pgd = run_attack(eval_attack(eps, steps, norm, step_size))
+    out = {"run": str(run_dir), "split": split, "epoch": int(ckpt["epoch"]), "checkpoint": checkpoint,
+           "method": cfg.method}
+    if attack == "pgd":
+        return {**out, "attack": pgd_info, **pgd}
+    from .autoattack import AutoAttack
+
+    aa_attack = AutoAttack(eps, norm, version, train_data.num_classes, seed)
+    aa = run_attack(aa_attack)
+    gap = [a - p for a, p in zip(aa["rob_error"], pgd["rob_error"])]
+    return {**out, "attack": {"name": "autoattack", "version": version, "norm": norm, "eps": eps, "seed": seed,
+                              "implementation": "torchattacks components", "components": aa_attack.settings(),
+                              "precision": "fp32"},
+            **aa, "pgd": {"attack": pgd_info, **pgd}, "gap_autoattack_minus_pgd": gap}
+
+
+def certify_run(run_dir, sigma, radius=0.5, n=100_000, n0=100, alpha=0.001, split="test", limit=None,
+                batch_size=1000, device=None, data_dir=None, seed=0, with_predict=False, progress=None) -> dict:
+    """Randomized-smoothing certification (:mod:`deep.certify`) of a run's model: the certify.json dict."""
+    from .certify import certify_dataset, check_params
+
+    check_params(sigma, radius, n, n0, alpha, batch_size)
+    cfg, model, data, train_data, _ = load_trained(run_dir, split, data_dir, device, limit)
+    device = next(model.parameters()).device
+    res = certify_dataset(model, to_input(data.x).to(device), data.y, sigma, radius, n, n0, alpha,
+                          train_data.num_classes, batch_size, seed, train_data.class_names, progress, with_predict)
+    return {"run": str(run_dir), "split": split, "method": cfg.method, "train_sigma": cfg.sigma, **res}
