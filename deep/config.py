@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field, fields
 from .errors import ConfigError
 
 __all__ = ["TrainConfig", "DATASET_DEFAULTS", "FINETUNE_DEFAULTS", "RUNTIME_KEYS", "add_train_arguments",
-           "config_from_args", "config_from_dict", "settings_from_flags", "parse_number", "parse_whole", "method_names"]
+           "config_from_args", "config_from_dict", "settings_from_flags", "argparse_type", "parse_number", "parse_whole", "method_names"]
 
 DATASETS = ("digits", "cifar10", "svhn", "imagefolder")
 MODELS = ("small_cnn", "preact_resnet18", "wrn28_10")
@@ -132,7 +132,8 @@ def method_names() -> tuple:
 
 
 class _MethodChoices:
-    """argparse ``choices`` read from the registry only when a flag is parsed or help is shown."""
+    """argparse ``choices`` read from the registry only when a flag is parsed or help is shown (with a
+    metavar, so that building the parser does not list them: ``frl theory`` never imports torch)."""
 
     def __contains__(self, name):
         return name in method_names()
@@ -164,7 +165,8 @@ class TrainConfig:
     dataset: str = _setting("digits", "dataset (default digits, embedded)", "choice", choices=DATASETS)
     model: str | None = _setting(None, "architecture (default small_cnn for digits, preact_resnet18 otherwise)",
                                  "choice", choices=MODELS, dataset=True)
-    method: str = _setting("natural", "training method (default natural)", "choice", choices=_MethodChoices())
+    method: str = _setting("natural", "training method: %(choices)s (default natural)", "choice",
+                           choices=_MethodChoices(), metavar="METHOD")
     epochs: int | None = _setting(None, "epochs (paper: 200; digits: 20)", "whole", check=_GE1, dataset=True)
     eps: float | None = _setting(None, "training radius, fractions allowed: 8/255 (default 8/255; digits 0.2)",
                                  "number", check=_GE0, dataset=True)
@@ -284,8 +286,8 @@ class TrainConfig:
             if meta["kind"] == "number" and not (isinstance(value, (int, float)) and math.isfinite(value)):
                 raise ConfigError(f"{f.name} == {value!r}, must be a finite number")
             if meta["check"] is not None and not meta["check"][0](value):
-                rule = meta["check"][1]
-                raise ConfigError(rule if rule.startswith("class") else f"{f.name} == {_show(value)}, {rule}")
+                rule = meta["check"][1]  # "must be ..." follows the value; any other rule is the whole message
+                raise ConfigError(f"{f.name} == {_show(value)}, {rule}" if rule.startswith("must") else rule)
         method = _method_registry().get(self.method)
         if method.attack_loss_for(self) is not None and not self.eps > 0:
             raise ConfigError(f"eps == {self.eps:g}: {self.method} needs eps > 0")
@@ -364,7 +366,8 @@ def _coerce(f, value):
 
 # --- the flags of ``frl train`` ------------------------------------------------------------------
 
-def _argparse_type(parse):
+def argparse_type(parse):
+    """``parse`` as an argparse type: its ConfigError becomes argparse's one-line "invalid value" error."""
     def convert(text):
         try:
             return parse(text)
@@ -395,9 +398,9 @@ def add_train_arguments(p: argparse.ArgumentParser, out_required: bool = True) -
         elif kind == "factors":
             kw.update(action="append", metavar=meta["metavar"])
         elif kind == "choice":
-            kw["choices"] = meta["choices"]
+            kw.update(choices=meta["choices"], metavar=meta["metavar"])
         elif kind in ("number", "whole"):
-            kw["type"] = _argparse_type(parse_number if kind == "number" else parse_whole)
+            kw["type"] = argparse_type(parse_number if kind == "number" else parse_whole)
         if meta["required_flag"] and out_required:
             kw.update(required=True)
             del kw["default"]

@@ -30,7 +30,17 @@ from pathlib import Path
 
 from .errors import RunDirError
 
-__all__ = ["RunDir", "git_commit", "package_version", "write_json"]
+__all__ = ["RunDir", "git_commit", "package_version", "write_json", "SIX", "six_numbers"]
+
+# The six numbers every summary reports: (name, group, key) of an eval.json.
+SIX = (("avg_std", "avg", "std_error"), ("worst_std", "worst", "std_error"),
+       ("avg_bndy", "avg", "bndy_error"), ("worst_bndy", "worst", "bndy_error"),
+       ("avg_rob", "avg", "rob_error"), ("worst_rob", "worst", "rob_error"))
+
+
+def six_numbers(res: dict) -> dict:
+    """{avg_std, worst_std, avg_bndy, worst_bndy, avg_rob, worst_rob} (fractions) of an eval.json dict."""
+    return {name: res[group][key] for name, group, key in SIX}
 
 
 def package_version() -> str:

@@ -22,27 +22,18 @@ from .data import BatchLoader, load_splits, to_input
 from .errors import ConfigError, RunDirError
 from .evaluate import evaluate_classwise
 from .models import model_for
-from .run_dir import RunDir
+from .run_dir import SIX, RunDir, six_numbers
 from .train import train
 
 __all__ = ["train_run", "load_trained", "evaluate_run", "certify_run", "six_numbers", "SIX", "ATTACKS"]
 
 ATTACKS = ("pgd", "autoattack")
-# The six numbers every summary reports: (name, group, key) of an eval.json.
-SIX = (("avg_std", "avg", "std_error"), ("worst_std", "worst", "std_error"),
-       ("avg_bndy", "avg", "bndy_error"), ("worst_bndy", "worst", "bndy_error"),
-       ("avg_rob", "avg", "rob_error"), ("worst_rob", "worst", "rob_error"))
 
 
 def train_run(cfg: TrainConfig, log=print) -> RunDir:
     """Train (or, with ``cfg.resume``, continue) the run ``cfg`` describes; returns its run directory."""
     train(cfg, log=log)
     return RunDir(cfg.out)
-
-
-def six_numbers(res: dict) -> dict:
-    """{avg_std, worst_std, avg_bndy, worst_bndy, avg_rob, worst_rob} (fractions) of an eval.json."""
-    return {name: res[group][key] for name, group, key in SIX}
 
 
 def load_trained(run_dir, split="test", data_dir=None, device=None, limit=None, checkpoint="last"):

@@ -58,6 +58,7 @@ class Method:
     finetunes = False  # starts from a pretrained model (--init) with the fine-tuning defaults
     controller_split = "val"  # the split whose class-wise errors on_epoch_start reads: "val" or "train"
     needs_initial_validation = False  # evaluate before the first epoch (for the controller)
+    settings: tuple = ()  # the TrainConfig settings of this method alone (what from_config reads beyond eps)
 
     @classmethod
     def attack_loss_for(cls, cfg) -> str | None:

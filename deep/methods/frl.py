@@ -152,6 +152,8 @@ class FRL(TRADES):
     finetunes = True
     needs_initial_validation = True
     reweight_on, remargin_on = True, False  # what the registered subclass switches on
+    settings = ("tau1", "tau2", "alpha1", "alpha2", "frl_variant", "frl_beta", "phi_limit", "eps_cap", "bndy_metric",
+                "frl_loss", "remargin_rule", "lr_step_every")
 
     def __init__(self, num_classes, eps, attack, *, reweight=True, remargin=False, tau1=0.05, tau2=0.05,
                  alpha1=0.05, alpha2=0.05, variant="paper", beta=None, phi_limit=0.5, eps_cap=None,
@@ -293,6 +295,7 @@ class BaselineReweight(PGDAT):
     finetunes = True
     needs_initial_validation = True
     controller_split = "train"
+    settings = ("alpha1", "phi_limit")
 
     def __init__(self, num_classes, eps, attack, *, alpha1=0.05, phi_limit=0.5):
         super().__init__(num_classes, eps, attack)

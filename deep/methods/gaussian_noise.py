@@ -12,6 +12,7 @@ from .base import Method, register, weighted_mean
 class GaussianNoise(Method):
     name = "gaussian_noise"
     order = 7
+    settings = ("sigma",)
 
     @classmethod
     def from_config(cls, cfg, num_classes, attack):

@@ -25,6 +25,7 @@ class TRADES(Method):
     name = "trades"
     order = 2
     attack_loss = "kl"
+    settings = ("beta",)
 
     def __init__(self, num_classes, eps=0.0, attack=None, beta=6.0):
         super().__init__(num_classes, eps, attack)

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from deep.runs import SIX as METRICS
+from deep.run_dir import SIX as METRICS
 
 from ..errors import UserError
 from ..parsing import whole
@@ -50,8 +50,8 @@ def run_demo(out: Path, seed=0, pretrain_epochs=15, frl_epochs=10, methods=FULL,
     import torch
 
     from deep.config import TrainConfig
-    from deep.run_dir import RunDir
-    from deep.runs import evaluate_run, six_numbers, train_run
+    from deep.run_dir import RunDir, six_numbers
+    from deep.runs import evaluate_run, train_run
 
     common = dict(dataset="digits", model="small_cnn", eps=0.2, seed=seed, test_every=0, resume=True)
     t0 = time.perf_counter()

@@ -22,7 +22,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from deep.data import DatasetError
     from deep.prepare import prepare_cifar10
 
     if args.workers is not None and args.workers < 1:
@@ -30,8 +29,6 @@ def run(args) -> int:
     t0 = time.perf_counter()
     try:
         info = prepare_cifar10(args.sources, args.out, args.workers)
-    except DatasetError as exc:
-        raise UserError(str(exc), prog=PROG) from None
     except OSError as exc:
         raise UserError(f"cannot write to --out {args.out}: {exc.strerror or exc}", prog=PROG) from None
     print(f"{info['folder']}: {info['train']} training and {info['test']} test images, classes "
