@@ -259,6 +259,9 @@ class TrainConfig:
                                       "class eps factors must be finite and > 0"), group=_FT, metavar="CLASS=F")
 
     def __post_init__(self):
+        for f in fields(self):  # numbers as users write them, from Python too: TrainConfig(eps="8/255")
+            if isinstance(getattr(self, f.name), str) and f.metadata["kind"] in ("number", "whole", "fractions"):
+                setattr(self, f.name, _coerce(f, getattr(self, f.name)))
         self.resolve_defaults()
         self.validate()
 

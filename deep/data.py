@@ -208,6 +208,8 @@ def load_split(name, train: bool, data_dir=None, download: bool = False) -> Tens
     DatasetError
         If the dataset is missing (with how to get it) or a file is corrupt.
     """
+    if name not in {d.value for d in DatasetName}:
+        raise DatasetError(f"unknown dataset {name!r}; choose from {', '.join(d.value for d in DatasetName)}")
     name = DatasetName(name)
     if name is DatasetName.DIGITS:
         return _read_digits(train)

@@ -74,7 +74,7 @@ def load_trained(run_dir, split="test", data_dir=None, device=None, limit=None, 
     return cfg, model, data, train_data, ckpt
 
 
-def _check_eval_args(attack, steps, seed, batch_size):
+def _check_eval_args(attack, steps, seed, batch_size, step_size):
     if attack not in ATTACKS:
         raise ConfigError(f"unknown attack {attack!r}; choose from {', '.join(ATTACKS)}")
     if steps < 1:
@@ -83,6 +83,8 @@ def _check_eval_args(attack, steps, seed, batch_size):
         raise ConfigError(f"--seed {seed}: must be >= 0")
     if batch_size < 1:
         raise ConfigError(f"--batch-size {batch_size}: must be >= 1")
+    if step_size is not None and not step_size > 0:
+        raise ConfigError(f"--step-size {step_size:g}: must be > 0")
 
 
 def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="test", batch_size=500,
@@ -94,7 +96,7 @@ def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="
     PGD-``steps``; the result then also holds ``pgd`` (its class-wise errors) and
     ``gap_autoattack_minus_pgd`` per class: a large positive gap flags gradient masking.
     """
-    _check_eval_args(attack, steps, seed, batch_size)
+    _check_eval_args(attack, steps, seed, batch_size, step_size)
     cfg, model, data, train_data, ckpt = load_trained(run_dir, split, data_dir, device, limit, checkpoint)
     device = next(model.parameters()).device
     eps = cfg.eps if eps is None else eps

@@ -151,3 +151,23 @@ def test_building_the_command_line_imports_no_torch():
     code = "import sys, frl.cli; frl.cli.build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_bug_keeps_its_traceback_while_a_user_mistake_is_one_line(monkeypatch, capsys):
+    import deep.runs
+
+    def broken(*args, **kwargs):
+        raise ValueError("an internal bug, not the user's mistake")
+
+    monkeypatch.setattr(deep.runs, "evaluate_run", broken)
+    with pytest.raises(ValueError, match="internal bug"):
+        main(["eval", "some/run"])
+
+    def user_mistake(*args, **kwargs):
+        from deep.errors import RunDirError
+
+        raise RunDirError("some/run has no model")
+
+    monkeypatch.setattr(deep.runs, "evaluate_run", user_mistake)
+    assert main(["eval", "some/run"]) == 2
+    assert capsys.readouterr().err == "frl eval: error: some/run has no model\n"

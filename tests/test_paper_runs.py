@@ -129,6 +129,8 @@ def test_staged_pipeline_config_runs_stages_in_order_with_the_fast_path(tmp_path
     assert main(["run", str(cfg), "--runs", str(runs)]) == 0
     summary = json.loads((runs / "fast" / "pipe" / "summary.json").read_text())
     assert list(summary) == ["pgd_at", "frl"]
+    md = (runs / "fast" / "pipe" / "summary.md").read_text()
+    assert "pgd_at" in md and "frl" in md and f"{100 * summary['frl']['avg_rob']:.1f}" in md
     frl_cfg = json.loads((runs / "fast" / "pipe" / "frl" / "config.json").read_text())
     assert frl_cfg["init"] == str(runs / "fast" / "pipe" / "pgd_at") and frl_cfg["fast"] is True
     lines = [json.loads(l) for l in open(runs / "fast" / "pipe" / "pgd_at" / "metrics.jsonl")]

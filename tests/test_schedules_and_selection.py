@@ -216,6 +216,10 @@ def tiny_run(tmp_path_factory):
     (["ablation", "fig3", "--class", "3", "--init", "x", "--out", "{tmp}/a", "--weights", "1,nan"],
      "positive and finite"),
     (["eval", "{run}", "--device", "tpu"], "--device 'tpu': must be cpu, cuda or cuda:N"),
+    (["eval", "{run}", "--step-size=-0.1"], "--step-size -0.1: must be > 0"),
+    (["ablation", "fig3", "--dataset", "mnist", "--class", "3", "--init", "x", "--out", "{tmp}/a"],
+     "unknown dataset 'mnist'"),
+    (["ablation", "frl-loss", "--out", "{tmp}/a", "--train-arg=--bogus"], "--train-arg: unrecognized arguments"),
     (["certify", "{run}", "--sigma", "0.25", "--device", "cuda:x"], "must be cpu, cuda or cuda:N"),
 ])
 def test_bad_values_are_one_line_and_exit_2(tmp_path, tiny_run, capsys, argv, needle):
