@@ -104,15 +104,17 @@ def certify_dataset(model, x_all, y_all, sigma, radius, n, n0, alpha, num_classe
     smoothed = np.asarray(smoothed) if with_predict else None
     correct = preds == y
     std_err, rob_err, pred_err, n_per = [], [], [], []
-    for c in range(num_classes):
+    if len(y) == 0:
+        raise ConfigError("the split is empty: there is no example to certify")
+    for c in range(num_classes):  # a class without examples has no error: None, left out of the worst
         sel = y == c
         m = int(sel.sum())
         n_per.append(m)
-        std_err.append(float(1 - (correct[sel] & (radii[sel] >= 0)).sum() / max(m, 1)))
-        rob_err.append(float(1 - (correct[sel] & (radii[sel] >= radius)).sum() / max(m, 1)))
+        std_err.append(float(1 - (correct[sel] & (radii[sel] >= 0)).sum() / m) if m else None)
+        rob_err.append(float(1 - (correct[sel] & (radii[sel] >= radius)).sum() / m) if m else None)
         if with_predict:
-            pred_err.append(float((smoothed[sel] != c).sum() / max(m, 1)))
-    total = max(len(y), 1)
+            pred_err.append(float((smoothed[sel] != c).sum() / m) if m else None)
+    total = len(y)
     return {
         "sigma": sigma, "radius": radius, "n": n, "n0": n0, "alpha": alpha, "seed": seed,
         "certified_std_error": std_err,
@@ -121,11 +123,12 @@ def certify_dataset(model, x_all, y_all, sigma, radius, n, n0, alpha, num_classe
         "avg": {"certified_std_error": float(1 - (correct & (radii >= 0)).sum() / total),
                 "certified_error": float(1 - (correct & (radii >= radius)).sum() / total),
                 "predict_error": float((smoothed != y).sum() / total) if with_predict else None},
-        "worst": {"certified_std_error": max(std_err), "certified_error": max(rob_err)},
+        "worst": {"certified_std_error": max(v for v in std_err if v is not None),
+                  "certified_error": max(v for v in rob_err if v is not None)},
         "n_per_class": n_per,
         "class_names": list(class_names) if class_names is not None else None,
         "labels": y.tolist(),
         "predicted": preds.tolist(),
         "radius_per_sample": radii.tolist(),
-        "abstain_rate": float((preds == -1).mean()) if len(preds) else 0.0,
+        "abstain_rate": float((preds == -1).mean()),
     }

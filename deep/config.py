@@ -22,6 +22,7 @@ importing this module does not import torch.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import math
 import re
@@ -30,7 +31,7 @@ from dataclasses import asdict, dataclass, field, fields
 from .errors import ConfigError
 
 __all__ = ["TrainConfig", "DATASET_DEFAULTS", "FINETUNE_DEFAULTS", "RUNTIME_KEYS", "add_train_arguments",
-           "config_from_args", "config_from_dict", "settings_from_flags", "argparse_type", "parse_number", "parse_whole", "method_names"]
+           "config_from_args", "config_from_dict", "settings_from_flags", "check_radius", "argparse_type", "parse_number", "parse_whole", "method_names"]
 
 DATASETS = ("digits", "cifar10", "svhn", "imagefolder")
 MODELS = ("small_cnn", "preact_resnet18", "wrn28_10")
@@ -110,6 +111,8 @@ def _factors(value, flag) -> dict:
     """{class: factor} from a dict or from 'CLASS=FACTOR' items."""
     if isinstance(value, dict):
         return {str(k): parse_number(v) for k, v in value.items()}
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{flag} {value!r}: expected CLASS=FACTOR items or a table of class factors")
     out = {}
     for item in value:
         name, sep, text = str(item).partition("=")
@@ -129,6 +132,19 @@ def _method_registry():
 def method_names() -> tuple:
     """The registered training methods (:mod:`deep.methods`), in their listing order."""
     return _method_registry().names()
+
+
+# Inputs live in [0, 1]: an l_inf radius above 1 covers the whole cube; an l2 radius is bounded by
+# the cube's diameter, sqrt(n) (55 for CIFAR-10); 1e4 allows images of up to 10^8 values.
+MAX_RADIUS = {"linf": 1.0, "l2": 1e4}
+
+
+def check_radius(eps: float, norm: str, name: str = "eps") -> float:
+    """ConfigError unless 0 <= eps <= the largest meaningful radius of the norm for inputs in [0, 1]."""
+    bound = MAX_RADIUS.get(norm, MAX_RADIUS["l2"])
+    if not (math.isfinite(eps) and 0 <= eps <= bound):
+        raise ConfigError(f"{name} == {eps:g}, must be in [0, {bound:g}] for {norm} (inputs are in [0, 1])")
+    return eps
 
 
 class _MethodChoices:
@@ -291,9 +307,13 @@ class TrainConfig:
             if meta["check"] is not None and not meta["check"][0](value):
                 rule = meta["check"][1]  # "must be ..." follows the value; any other rule is the whole message
                 raise ConfigError(f"{f.name} == {_show(value)}, {rule}" if rule.startswith("must") else rule)
+        check_radius(self.eps, self.norm, "eps")
         method = _method_registry().get(self.method)
         if method.attack_loss_for(self) is not None and not self.eps > 0:
             raise ConfigError(f"eps == {self.eps:g}: {self.method} needs eps > 0")
+        if method.needs_initial_validation and self.val_per_class == 0:
+            raise ConfigError(f"val_per_class == 0: {self.method} reads class-wise validation errors; "
+                              f"use --val-per-class >= 1")
         if method.finetunes and self.init is None:
             raise ConfigError(f"{self.method} starts from a pretrained robust model: pass --init RUN_DIR "
                               f"(make one with `frl train --method pgd_at ...`)")
@@ -320,17 +340,21 @@ class TrainConfig:
     def from_mapping(cls, values: dict, where: str = "") -> "TrainConfig":
         """A config from {setting: value}: a TOML table or parsed flags; strings are parsed by kind.
 
-        ``where`` (e.g. "[train] of configs/x.toml") is added to the message of an unknown setting.
+        ``where`` (e.g. "[train] of configs/x.toml") starts the message of any ConfigError.
         """
         known = {f.name: f for f in fields(cls)}
-        kwargs = {}
-        for key, value in values.items():
-            if key not in known:
-                close = [k for k in known if k.replace("_", "") == key.replace("_", "").replace("-", "")]
-                hint = f" (did you mean {close[0]}?)" if close else ""
-                raise ConfigError(f"unknown setting {key!r}{' in ' + where if where else ''}{hint}")
-            kwargs[key] = _coerce(known[key], value)
-        return cls(**kwargs)
+        try:
+            if not isinstance(values, dict):
+                raise ConfigError("expected a table of settings")
+            kwargs = {}
+            for key, value in values.items():
+                if key not in known:
+                    close = difflib.get_close_matches(str(key).replace("-", "_"), known, n=1)
+                    raise ConfigError(f"unknown setting {key!r}" + (f" (did you mean {close[0]}?)" if close else ""))
+                kwargs[key] = _coerce(known[key], value)
+            return cls(**kwargs)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}" if where else str(exc)) from None
 
 
 RUNTIME_KEYS = frozenset(f.name for f in fields(TrainConfig) if f.metadata["runtime"])
@@ -429,7 +453,15 @@ def config_from_args(args) -> TrainConfig:
     return TrainConfig.from_mapping({k: v for k, v in vars(args).items() if k in names})
 
 
-def config_from_dict(d: dict) -> TrainConfig:
-    """The config saved in a run directory's ``config.json`` (older files: missing settings get their old value)."""
-    known = {f.name for f in fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in {**LEGACY_DEFAULTS, **d}.items() if k in known})
+def config_from_dict(d: dict, where: str = "config.json") -> TrainConfig:
+    """The config saved in a run directory's ``config.json`` (older files: missing settings get their old value).
+
+    A file edited into something that is not a valid config is a ConfigError naming ``where``.
+    """
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where}: expected a JSON object of settings")
+    known = {f.name: f for f in fields(TrainConfig)}
+    try:
+        return TrainConfig(**{k: _coerce(known[k], v) for k, v in {**LEGACY_DEFAULTS, **d}.items() if k in known})
+    except (ConfigError, TypeError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None

@@ -56,21 +56,31 @@ class ClasswiseCounts:
         return cls(*(t[i].clone() for i in range(len(cls.FIELDS))))
 
     def rates(self, class_names=None) -> dict:
+        """Error fractions per class and over all examples. A class without examples has no error
+        (None in its place, left out of the worst class); an empty split is a ValueError, not a score."""
+        if float(self.n.sum()) == 0:
+            raise ValueError("the split is empty: there is no example to score")
+        present = self.n > 0
         n = self.n.clamp_min(1)
         std, bndy = self.nat / n, self.bndy / n
         rob = std + bndy
-        total = float(self.n.sum().clamp_min(1))
+
+        def per_class(t):
+            return [float(v) if ok else None for v, ok in zip(t.tolist(), present.tolist())]
+
+        total = float(self.n.sum())
         out = {
-            "std_error": std.tolist(),
-            "bndy_error": bndy.tolist(),
-            "rob_error": rob.tolist(),
-            "bndy_error_accdiff": (self.adv / n - std).tolist(),
+            "std_error": per_class(std),
+            "bndy_error": per_class(bndy),
+            "rob_error": per_class(rob),
+            "bndy_error_accdiff": per_class(self.adv / n - std),
             "avg": {
                 "std_error": float(self.nat.sum()) / total,
                 "bndy_error": float(self.bndy.sum()) / total,
                 "rob_error": float((self.nat + self.bndy).sum()) / total,
             },
-            "worst": {"std_error": float(std.max()), "bndy_error": float(bndy.max()), "rob_error": float(rob.max())},
+            "worst": {"std_error": float(std[present].max()), "bndy_error": float(bndy[present].max()),
+                      "rob_error": float(rob[present].max())},
             "n_per_class": [int(v) for v in self.n.tolist()],
         }
         if class_names is not None:

@@ -17,10 +17,10 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from .config import TrainConfig
+from .config import TrainConfig, parse_number, parse_whole
 from .errors import ConfigError, RunDirError
 from .run_dir import RunDir
-from .runs import certify_run, evaluate_run, six_numbers, train_run
+from .runs import certify_and_save, evaluate_and_save, six_numbers, train_run
 
 __all__ = ["load_pipeline", "stages", "stage_config", "run_stage", "run_pipeline", "parse_overrides"]
 
@@ -32,15 +32,61 @@ def load_pipeline(path) -> dict:
             cfg = tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"no config file {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a directory, not a TOML config file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text (a TOML file is)") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    _check_shape(cfg, path)
+    return cfg
+
+
+def _name(value) -> bool:
+    return isinstance(value, str) and bool(value.strip()) and "/" not in value and value not in (".", "..")
+
+
+def _check_shape(cfg: dict, path) -> None:
+    run = cfg.get("run")
     single = isinstance(cfg.get("train"), dict)
-    staged = isinstance(cfg.get("stage"), list) and all(isinstance(s, dict) and "name" in s and
-                                                         isinstance(s.get("train"), dict) for s in cfg["stage"])
-    if not isinstance(cfg.get("run"), dict) or "name" not in cfg["run"] or not (single or staged):
+    staged = isinstance(cfg.get("stage"), list) and bool(cfg["stage"]) and all(
+        isinstance(s, dict) and isinstance(s.get("train"), dict) for s in cfg["stage"])
+    if not isinstance(run, dict) or "name" not in run or not (single or staged):
         raise ConfigError(f"{path} needs [run] name = ... and a [train] table (or [[stage]] tables with name and "
                           f"[stage.train])")
-    return cfg
+    names = [run["name"], *[s.get("name") for s in cfg.get("stage", [])]]
+    bad = [n for n in names if not _name(n)]
+    if bad:
+        raise ConfigError(f"{path}: run and stage names must be folder names (text without '/'), got {bad[0]!r}")
+    if not isinstance(run.get("table", ""), str) or ".." in run.get("table", "").split("/"):
+        raise ConfigError(f"{path}: [run] table must be a relative folder name, got {run.get('table')!r}")
+    for part in [cfg, *cfg.get("stage", [])]:
+        where = part.get("run", {}) if part is cfg else part
+        if where.get("checkpoint", "last") not in ("last", "best"):
+            raise ConfigError(f"{path}: checkpoint == {where.get('checkpoint')!r}, must be last or best")
+        if "certify" in part:
+            _certify_settings(part["certify"], path)
+
+
+CERTIFY_KEYS = {"sigma": parse_number, "radius": parse_number, "n": parse_whole, "n0": parse_whole,
+                "alpha": parse_number, "limit": parse_whole}
+
+
+def _certify_settings(table, path) -> dict:
+    """A [certify] table with its values parsed: sigma (required), radius, n, n0, alpha, limit."""
+    if not isinstance(table, dict) or "sigma" not in table:
+        raise ConfigError(f"[certify] of {path}: a table with sigma = ... is required")
+    out = {}
+    for key, value in table.items():
+        if key not in CERTIFY_KEYS:
+            raise ConfigError(f"[certify] of {path}: unknown key {key!r}; keys: {', '.join(CERTIFY_KEYS)}")
+        try:
+            out[key] = CERTIFY_KEYS[key](value)
+        except ConfigError as exc:
+            raise ConfigError(f"[certify] of {path}: {key}: {exc}") from None
+    return out
 
 
 def stages(cfg: dict) -> list[dict]:
@@ -84,30 +130,29 @@ def stage_config(part: dict, runs, device=None, data_dir=None, download=False, w
             settings[key] = value
     if download:
         settings["download"] = True
-    return TrainConfig.from_mapping(settings, where=where or "[train]")
+    return TrainConfig.from_mapping(settings, where=where or f"[train] of {part['run']['name']}")
 
 
 def run_stage(part: dict, runs, device=None, data_dir=None, download=False, source="", log=print) -> dict:
     """Train, evaluate (PGD-20, eval.json) and, with a [certify] table, certify one run; returns its eval."""
     init = part["train"].get("init")
     group = Path(runs) / part["run"].get("table", "")
+    if init is not None and not _name(init):
+        raise ConfigError(f"[train] of {source}: init must name a run of the same table, got {init!r}")
     if init and not RunDir(group / init).checkpoint_path.exists():
         raise RunDirError(f"{source or 'the config'} starts from run {init!r}, which is missing in {group}: "
                           f"run its config first (frl run {Path(source).with_name(init + '.toml')})")
     cfg = stage_config(part, runs, device, data_dir, download, where=f"[train] of {source}" if source else "")
     rd = train_run(cfg, log=log)
-    res = evaluate_run(rd.path, steps=20, device=device, data_dir=data_dir,
-                       checkpoint=part["run"].get("checkpoint", "last"))
-    res["config_file"] = str(source)
-    res["row"] = part["run"].get("row")
-    log(f"{rd.write_eval(res)}")
+    extra = {"config_file": str(source), "row": part["run"].get("row")}
+    path, res = evaluate_and_save(rd.path, extra=extra, steps=20, device=device, data_dir=data_dir,
+                                  checkpoint=part["run"].get("checkpoint", "last"))
+    log(f"{path}")
     if "certify" in part and rd.read_certify() is None:
-        c = part["certify"]
-        if "sigma" not in c:
-            raise ConfigError(f"[certify] of {source}: sigma is required")
-        cert = certify_run(rd.path, c["sigma"], c.get("radius", 0.5), c.get("n", 100_000), c.get("n0", 100),
-                           c.get("alpha", 0.001), limit=c.get("limit"), device=device, data_dir=data_dir)
-        log(f"{rd.write_certify(cert)}")
+        c = _certify_settings(part["certify"], source)
+        path, _ = certify_and_save(rd.path, c["sigma"], c.get("radius", 0.5), c.get("n", 100_000), c.get("n0", 100),
+                                   c.get("alpha", 0.001), limit=c.get("limit"), device=device, data_dir=data_dir)
+        log(f"{path}")
     return res
 
 

@@ -14,23 +14,38 @@
 Every other module names these files through :class:`RunDir` (``RunDir.EVAL``, ``read_eval()``, ...).
 Reading needs no torch; only the checkpoints do.
 
-On resume, metrics lines of epochs after the checkpoint (written before a kill but not
-covered by a checkpoint) and a torn last line are dropped, so the file matches what an
-uninterrupted run writes.
+What is guaranteed (the README's "Run directories" section says it for users):
+
+* **Atomic files.** Every file is written to ``NAME.tmp`` and renamed over the old one (metrics
+  lines are appended and fsync'ed); a kill at any moment leaves the old file or the new one, and
+  a failed write (disk full, no permission) leaves no ``*.tmp`` behind and raises RunDirError.
+* **One writer.** ``lock()`` takes ``.lock`` (holder's pid, host and command) for the duration of a
+  write; a second writer gets one line naming the holder; the lock of a process that died on this
+  host is taken over.
+* **Resume never destroys.** On resume, metrics lines of epochs after the checkpoint (written
+  before a kill but not covered by a checkpoint) and a torn last line are dropped, so the file
+  matches what an uninterrupted run writes; any other unreadable line is kept aside in
+  ``metrics.jsonl.corrupt``, never deleted. ``deep.train`` refuses to resume (or to start over)
+  when what it needs is missing.
+* **Validated readers.** ``read_config`` / ``read_eval`` / ``read_certify`` / ``read_json`` name
+  the file and what is wrong with it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
+import socket
 import subprocess
 from importlib import metadata
 from pathlib import Path
 
 from .errors import RunDirError
 
-__all__ = ["RunDir", "git_commit", "package_version", "write_json", "SIX", "six_numbers"]
+__all__ = ["RunDir", "git_commit", "package_version", "write_json", "SIX", "six_numbers", "check_eval",
+           "check_certify"]
 
 # The six numbers every summary reports: (name, group, key) of an eval.json.
 SIX = (("avg_std", "avg", "std_error"), ("worst_std", "worst", "std_error"),
@@ -68,11 +83,15 @@ def _fsync_replace(tmp: Path, final: Path) -> None:
 
 
 @contextlib.contextmanager
-def _writing(path):
-    """Turn a failed write (disk full, no permission, a file where a folder should be) into a RunDirError."""
+def _writing(path, tmp: Path | None = None):
+    """Turn a failed write (disk full, no permission, a file where a folder should be) into a RunDirError,
+    removing the half-written ``tmp``."""
     try:
         yield
     except OSError as exc:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
         raise RunDirError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
@@ -80,23 +99,81 @@ def write_json(path, obj, indent: int = 2) -> Path:
     """Write ``obj`` to ``path`` atomically (temp file + rename); RunDirError if it cannot be written."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    with _writing(path):
+    with _writing(path, tmp):
         tmp.write_text(json.dumps(obj, indent=indent))
         os.replace(tmp, path)
     return path
 
 
-def _read_json(path: Path):
-    """The JSON object in ``path``, or None when the file is missing or unreadable."""
+def _load_json(path: Path):
+    """The JSON in ``path``; None when the file is missing; RunDirError naming the file when it is unreadable."""
     try:
         return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+    except FileNotFoundError:
         return None
+    except IsADirectoryError:
+        raise RunDirError(f"{path} is a directory, not a JSON file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunDirError(f"{path} is unreadable ({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
+    except json.JSONDecodeError as exc:
+        raise RunDirError(f"{path} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
+
+
+# --- the shapes of the result files ---------------------------------------------------------
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _require(ok: bool, path, what: str) -> None:
+    if not ok:
+        raise RunDirError(f"{path} is not a valid result file: {what}")
+
+
+def check_eval(res, path="eval.json") -> dict:
+    """An eval.json dict: avg / worst numbers and class-wise lists of one length (None for an absent class)."""
+    _require(isinstance(res, dict), path, "expected a JSON object")
+    for group in ("avg", "worst"):
+        g = res.get(group)
+        _require(isinstance(g, dict) and all(_is_number(g.get(k)) for k in ("std_error", "bndy_error", "rob_error")),
+                 path, f"'{group}' needs numbers std_error, bndy_error, rob_error")
+    lists = [res.get(k) for k in ("std_error", "bndy_error", "rob_error")]
+    _require(all(isinstance(v, list) and v for v in lists) and len({len(v) for v in lists}) == 1, path,
+             "std_error, bndy_error and rob_error must be lists of one length (one number per class)")
+    _require(all(_is_number(x) or x is None for v in lists for x in v), path, "class-wise errors must be numbers")
+    names = res.get("class_names")
+    _require(names is None or (isinstance(names, list) and len(names) == len(lists[0])), path,
+             "class_names must list one name per class")
+    return res
+
+
+def check_certify(res, path="certify.json") -> dict:
+    """A certify.json dict: sigma, radius and class-wise certified errors of one length."""
+    _require(isinstance(res, dict), path, "expected a JSON object")
+    _require(_is_number(res.get("sigma")) and _is_number(res.get("radius")), path, "needs numbers sigma and radius")
+    lists = [res.get(k) for k in ("certified_std_error", "certified_error")]
+    _require(all(isinstance(v, list) and v for v in lists) and len({len(v) for v in lists}) == 1 and
+             all(_is_number(x) or x is None for v in lists for x in v), path,
+             "certified_std_error and certified_error must be lists of numbers of one length")
+    return res
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except (OSError, ValueError, OverflowError):
+        return False
+    return True
 
 
 class RunDir:
     CONFIG = "config.json"
     METRICS = "metrics.jsonl"
+    CORRUPT = "metrics.jsonl.corrupt"
     CHECKPOINT = "checkpoint.pt"
     BEST = "best.pt"
     EVAL = "eval.json"
@@ -104,6 +181,9 @@ class RunDir:
     ABLATION = "ablation.json"
     SUMMARY = "summary.json"
     SUMMARY_MD = "summary.md"
+    LOCK = ".lock"
+    # the files that make a directory a run: any one of them is enough
+    RUN_FILES = (CONFIG, METRICS, CHECKPOINT, BEST, EVAL, CERTIFY)
 
     def __init__(self, path):
         self.path = Path(path)
@@ -132,16 +212,23 @@ class RunDir:
     def certify_path(self) -> Path:
         return self.path / self.CERTIFY
 
-    def sub(self, name) -> "RunDir":
-        """The run directory ``name`` inside this one (a stage of a pipeline, an arm of an ablation)."""
-        return RunDir(self.path / name)
+    @staticmethod
+    def result_name(kind: str, split: str = "test", limit: int | None = None) -> str:
+        """``eval.json`` / ``certify.json`` for the whole test split; a subset gets its own file
+        (``eval_val.json``, ``eval_limit100.json``), so it never replaces the full result."""
+        suffix = ("" if split == "test" else f"_{split}") + ("" if limit is None else f"_limit{int(limit)}")
+        return f"{kind}{suffix}.json"
+
+    def run_files(self) -> list[str]:
+        """The files of a run that this directory holds."""
+        return [name for name in self.RUN_FILES if (self.path / name).exists()]
 
     def holds_model(self) -> bool:
         """config.json and checkpoint.pt are both there: the run can be evaluated or fine-tuned from."""
         return self.config_path.exists() and self.checkpoint_path.exists()
 
     def holds_run(self) -> bool:
-        return self.checkpoint_path.exists() or self.metrics_path.exists()
+        return bool(self.run_files())
 
     def create(self) -> None:
         """Make the directory; RunDirError if it cannot be created or written."""
@@ -151,32 +238,82 @@ class RunDir:
             probe.write_text("")
             probe.unlink()
 
+    # -- one writer ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self, command: str = "frl"):
+        """Hold ``.lock`` while writing; RunDirError naming the holder if another live process has it."""
+        made = not self.path.exists()
+        self.create()
+        path = self.path / self.LOCK
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "command": command}
+        for _ in range(3):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                self._take_over_stale(path)
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(json.dumps(me))
+            break
+        else:
+            raise RunDirError(f"{self.path} is locked ({path}) and the lock could not be taken over")
+        try:
+            yield self
+        finally:
+            with contextlib.suppress(OSError, json.JSONDecodeError):
+                if json.loads(path.read_text()).get("pid") == me["pid"]:
+                    path.unlink()
+            if made:  # a command that failed before writing anything leaves no empty folder behind
+                with contextlib.suppress(OSError):
+                    self.path.rmdir()
+
+    def _take_over_stale(self, path: Path) -> None:
+        """Remove the lock of a process that is gone (same host, pid not alive); else RunDirError naming it."""
+        try:
+            holder = json.loads(path.read_text())
+            pid, host, command = int(holder["pid"]), str(holder["host"]), str(holder.get("command", "frl"))
+        except FileNotFoundError:
+            return  # released meanwhile: try again
+        except (OSError, ValueError, KeyError, TypeError):
+            holder = None  # torn or foreign: the writer died while writing it
+        if holder is not None and (host != socket.gethostname() or _pid_alive(pid)):
+            raise RunDirError(f"{self.path} is in use by {command} (pid {pid} on {host}); wait for it to end, or "
+                              f"delete {path} if that process is gone")
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
     # -- result files (JSON) -----------------------------------------------------------------
     def write_json(self, name: str, obj) -> Path:
         return write_json(self.path / name, obj)
 
     def read_json(self, name: str):
-        """A JSON file of this directory, or None when it is missing or unreadable."""
-        return _read_json(self.path / name)
+        """A JSON file of this directory; None when missing; RunDirError naming the file when unreadable."""
+        return _load_json(self.path / name)
 
-    def write_eval(self, result: dict) -> Path:
-        return self.write_json(self.EVAL, result)
+    def write_eval(self, result: dict, name: str = EVAL) -> Path:
+        return self.write_json(name, result)
 
-    def read_eval(self) -> dict | None:
-        return self.read_json(self.EVAL)
+    def read_eval(self, name: str = EVAL) -> dict | None:
+        """The eval.json dict (checked), or None when there is none yet."""
+        res = self.read_json(name)
+        return None if res is None else check_eval(res, self.path / name)
 
-    def write_certify(self, result: dict) -> Path:
-        return self.write_json(self.CERTIFY, result)
+    def write_certify(self, result: dict, name: str = CERTIFY) -> Path:
+        return self.write_json(name, result)
 
-    def read_certify(self) -> dict | None:
-        return self.read_json(self.CERTIFY)
+    def read_certify(self, name: str = CERTIFY) -> dict | None:
+        """The certify.json dict (checked), or None when there is none yet."""
+        res = self.read_json(name)
+        return None if res is None else check_certify(res, self.path / name)
 
     def write_summary(self, summary: dict, markdown: str | None = None) -> Path:
         """``summary.json`` (and ``summary.md``) of the runs grouped in this directory."""
         path = self.write_json(self.SUMMARY, summary)
         if markdown is not None:
-            with _writing(self.path / self.SUMMARY_MD):
-                (self.path / self.SUMMARY_MD).write_text(markdown)
+            md, tmp = self.path / self.SUMMARY_MD, self.path / (self.SUMMARY_MD + ".tmp")
+            with _writing(md, tmp):
+                tmp.write_text(markdown)
+                os.replace(tmp, md)
         return path
 
     # -- config -----------------------------------------------------------------------------
@@ -186,17 +323,18 @@ class RunDir:
         record = {**config, "package_version": package_version(), "git_commit": git_commit(),
                   "torch_version": torch.__version__}
         tmp = self.config_path.with_suffix(".json.tmp")
-        with _writing(self.config_path):
+        with _writing(self.config_path, tmp):
             tmp.write_text(json.dumps(record, indent=2))
             _fsync_replace(tmp, self.config_path)
 
     def read_config(self) -> dict:
-        try:
-            return json.loads(self.config_path.read_text())
-        except FileNotFoundError:
-            raise RunDirError(f"{self.path} has no {self.CONFIG}: not a run directory") from None
-        except json.JSONDecodeError:
-            raise RunDirError(f"{self.config_path} is not valid JSON") from None
+        """config.json as a dict; RunDirError when it is missing, unreadable or not a JSON object."""
+        cfg = _load_json(self.config_path)
+        if cfg is None:
+            raise RunDirError(f"{self.path} has no {self.CONFIG}: not a run directory")
+        if not isinstance(cfg, dict):
+            raise RunDirError(f"{self.config_path} is not a run's config (expected a JSON object of settings)")
+        return cfg
 
     # -- metrics ----------------------------------------------------------------------------
     def append_metrics(self, record: dict) -> None:
@@ -206,25 +344,45 @@ class RunDir:
                 fh.flush()
                 os.fsync(fh.fileno())
 
-    def read_metrics(self) -> list[dict]:
-        """All complete metrics lines (a torn last line is ignored)."""
+    def _metrics_lines(self) -> tuple[list[dict], list[str], bool]:
+        """(records, unreadable lines other than a torn last one, whether the last line was torn)."""
         if not self.metrics_path.exists():
-            return []
-        records = []
-        for line in self.metrics_path.read_text().splitlines():
+            return [], [], False
+        text = self.metrics_path.read_text(errors="replace")
+        lines = text.split("\n")
+        torn = lines[-1] != ""  # a kill in the middle of an append leaves a last line without its newline
+        records, corrupt = [], []
+        for i, line in enumerate(lines):
+            if not line.strip():
+                continue
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                break
-        return records
+                record = json.loads(line)
+                if not isinstance(record, dict):
+                    raise ValueError
+                records.append(record)
+            except ValueError:
+                if not (torn and i == len(lines) - 1):
+                    corrupt.append(line)
+        return records, corrupt, torn and bool(lines[-1].strip())
 
-    def truncate_metrics(self, last_epoch: int) -> None:
-        """Keep only lines of epochs <= last_epoch (and drop a torn line)."""
-        keep = [r for r in self.read_metrics() if r.get("epoch", -1) <= last_epoch]
+    def read_metrics(self) -> list[dict]:
+        """Every readable metrics line (a torn or corrupt line is skipped, never the lines after it)."""
+        return self._metrics_lines()[0]
+
+    def truncate_metrics(self, last_epoch: int) -> int:
+        """Keep the lines of epochs <= last_epoch, drop a torn last line, and move any other unreadable
+        line to ``metrics.jsonl.corrupt``; returns how many lines were moved there."""
+        records, corrupt, _ = self._metrics_lines()
+        keep = [r for r in records if isinstance(r.get("epoch"), int) and r["epoch"] <= last_epoch]
+        if corrupt:
+            with _writing(self.path / self.CORRUPT):
+                with open(self.path / self.CORRUPT, "a") as fh:
+                    fh.write("".join(line + "\n" for line in corrupt))
         tmp = self.metrics_path.with_suffix(".jsonl.tmp")
-        with _writing(self.metrics_path):
+        with _writing(self.metrics_path, tmp):
             tmp.write_text("".join(json.dumps(r) + "\n" for r in keep))
             _fsync_replace(tmp, self.metrics_path)
+        return len(corrupt)
 
     # -- checkpoint -------------------------------------------------------------------------
     def save_checkpoint(self, state: dict) -> None:
@@ -239,7 +397,7 @@ class RunDir:
         import torch
 
         tmp = path.with_suffix(".pt.tmp")
-        with _writing(path):
+        with _writing(path, tmp):
             torch.save(state, tmp)
             _fsync_replace(tmp, path)
 
@@ -250,6 +408,9 @@ class RunDir:
         import torch
 
         try:
-            return torch.load(path, map_location=map_location, weights_only=False)
+            ckpt = torch.load(path, map_location=map_location, weights_only=False)
         except Exception as exc:
             raise RunDirError(f"{path} is unreadable ({type(exc).__name__})") from None
+        if not isinstance(ckpt, dict) or "model" not in ckpt or "epoch" not in ckpt:
+            raise RunDirError(f"{path} is not a checkpoint of this project")
+        return ckpt

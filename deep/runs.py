@@ -17,15 +17,16 @@ import torch
 
 from .attacks import default_eval_step, eval_attack
 from .build import resolve_device
-from .config import TrainConfig, config_from_dict
+from .config import TrainConfig, check_radius, config_from_dict
 from .data import BatchLoader, load_splits, to_input
 from .errors import ConfigError, RunDirError
 from .evaluate import evaluate_classwise
 from .models import model_for
-from .run_dir import SIX, RunDir, six_numbers
+from .run_dir import SIX, RunDir, six_numbers, write_json
 from .train import train
 
-__all__ = ["train_run", "load_trained", "evaluate_run", "certify_run", "six_numbers", "SIX", "ATTACKS"]
+__all__ = ["train_run", "load_trained", "evaluate_run", "certify_run", "evaluate_and_save", "certify_and_save",
+           "six_numbers", "SIX", "ATTACKS"]
 
 ATTACKS = ("pgd", "autoattack")
 
@@ -44,16 +45,13 @@ def load_trained(run_dir, split="test", data_dir=None, device=None, limit=None, 
     Raises RunDirError when the directory holds no such model, ConfigError for a bad argument,
     DatasetError when the data cannot be loaded.
     """
-    if checkpoint not in ("last", "best"):
-        raise ConfigError(f"checkpoint == {checkpoint!r}, must be last or best")
-    if limit is not None and limit < 1:
-        raise ConfigError(f"--limit {limit}: must be >= 1 (an empty split has no error to report)")
+    _check_selection(split, limit, checkpoint)
     rd = RunDir(run_dir)
     if not rd.path.is_dir():
         raise RunDirError(f"{run_dir} is not a directory")
     if not rd.holds_model():
         raise RunDirError(f"{run_dir} has no model ({RunDir.CONFIG} and {RunDir.CHECKPOINT} are needed)")
-    cfg = config_from_dict(rd.read_config())
+    cfg = config_from_dict(rd.read_config(), where=str(rd.config_path))
     if data_dir is not None:
         cfg.data_dir = data_dir
     cfg.download = False
@@ -66,15 +64,30 @@ def load_trained(run_dir, split="test", data_dir=None, device=None, limit=None, 
     ckpt = rd.load_checkpoint(map_location=device, best=checkpoint == "best")
     train_data, val, test = load_splits(cfg.dataset, cfg.data_dir, False, cfg.val_per_class, cfg.seed)
     data = test if split == "test" else val
+    if len(data) == 0:
+        raise ConfigError(f"the {split} split of {run_dir} is empty (trained with --val-per-class 0?): nothing to score")
     if limit is not None:
         data = data.subset(torch.arange(min(int(limit), len(data))))
     model = model_for(cfg.model, cfg.dataset, train_data.num_classes, train_data.x.shape[1], cfg.normalize).to(device)
-    model.load_state_dict(ckpt["model"])
+    try:
+        model.load_state_dict(ckpt["model"])
+    except (RuntimeError, TypeError, AttributeError):
+        raise RunDirError(f"{rd.checkpoint_path if checkpoint == 'last' else rd.best_path} does not fit the "
+                          f"{cfg.model} of {rd.config_path}") from None
     model.eval()
     return cfg, model, data, train_data, ckpt
 
 
-def _check_eval_args(attack, steps, seed, batch_size, step_size):
+def _check_selection(split="test", limit=None, checkpoint="last"):
+    if checkpoint not in ("last", "best"):
+        raise ConfigError(f"checkpoint == {checkpoint!r}, must be last or best")
+    if split not in ("test", "val"):
+        raise ConfigError(f"split == {split!r}, must be test or val")
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit {limit}: must be >= 1 (an empty split has no error to report)")
+
+
+def _check_eval_args(attack="pgd", steps=20, seed=0, batch_size=500, step_size=None, **_):
     if attack not in ATTACKS:
         raise ConfigError(f"unknown attack {attack!r}; choose from {', '.join(ATTACKS)}")
     if steps < 1:
@@ -103,6 +116,7 @@ def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="
     norm = norm or cfg.norm
     if eps <= 0:
         raise ConfigError(f"eps == {eps:g}, must be > 0")
+    check_radius(eps, norm, "--eps")
     step_size = step_size if step_size is not None else default_eval_step(eps, norm)
     pgd_info = {"name": "pgd", "norm": norm, "eps": eps, "steps": steps, "step_size": step_size,
                 "random_start": True, "seed": seed, "precision": "fp32"}
@@ -121,7 +135,7 @@ def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="
 
     aa_attack = AutoAttack(eps, norm, version, train_data.num_classes, seed)
     aa = run_attack(aa_attack)
-    gap = [a - p for a, p in zip(aa["rob_error"], pgd["rob_error"])]
+    gap = [None if a is None else a - p for a, p in zip(aa["rob_error"], pgd["rob_error"])]
     return {**out, "attack": {"name": "autoattack", "version": version, "norm": norm, "eps": eps, "seed": seed,
                               "implementation": "torchattacks components", "components": aa_attack.settings(),
                               "precision": "fp32"},
@@ -139,3 +153,37 @@ def certify_run(run_dir, sigma, radius=0.5, n=100_000, n0=100, alpha=0.001, spli
     res = certify_dataset(model, to_input(data.x).to(device), data.y, sigma, radius, n, n0, alpha,
                           train_data.num_classes, batch_size, seed, train_data.class_names, progress, with_predict)
     return {"run": str(run_dir), "split": split, "method": cfg.method, "train_sigma": cfg.sigma, **res}
+
+
+def _save_locked(run_dir, kind: str, compute, split: str, limit, out, command: str, extra=None):
+    """Compute a result under the run directory's lock and write it: to ``out``, or to the run's own
+    ``<kind>.json`` (a subset - another split, --limit - to its own file, never over the full result)."""
+    rd = RunDir(run_dir)
+    if not rd.path.is_dir():
+        raise RunDirError(f"{run_dir} is not a directory")
+    with rd.lock(command):
+        res = {**compute(), **(extra or {})}
+        path = write_json(out, res) if out is not None else rd.write_json(RunDir.result_name(kind, split, limit),
+                                                                          res)
+    return path, res
+
+
+def evaluate_and_save(run_dir, out=None, extra=None, **kwargs):
+    """:func:`evaluate_run` (same keyword arguments), written as the run's eval file; returns (path, result).
+
+    The arguments are checked before the run directory is looked at; it is locked while evaluating.
+    """
+    _check_eval_args(**kwargs)
+    _check_selection(kwargs.get("split", "test"), kwargs.get("limit"), kwargs.get("checkpoint", "last"))
+    return _save_locked(run_dir, "eval", lambda: evaluate_run(run_dir, **kwargs), kwargs.get("split", "test"),
+                        kwargs.get("limit"), out, "frl eval", extra)
+
+
+def certify_and_save(run_dir, sigma, radius=0.5, n=100_000, n0=100, alpha=0.001, out=None, **kwargs):
+    """:func:`certify_run` (same arguments), written as the run's certify file; returns (path, result)."""
+    from .certify import check_params
+
+    check_params(sigma, radius, n, n0, alpha, kwargs.get("batch_size", 1000))
+    _check_selection(kwargs.get("split", "test"), kwargs.get("limit"))
+    return _save_locked(run_dir, "certify", lambda: certify_run(run_dir, sigma, radius, n, n0, alpha, **kwargs),
+                        kwargs.get("split", "test"), kwargs.get("limit"), out, "frl certify")

@@ -14,13 +14,15 @@ What the run holds is built by :func:`deep.build.build_run`; the command line ca
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import time
 
 import torch
 
 from .attacks import eval_attack
-from .build import Run, build_run, load_init, training_model
+from .build import Run, build_run, load_init, resolve_device, training_model
 from .checkpoint import best_state, restore, state_of
 from .config import TrainConfig
 from .errors import RunDirError
@@ -86,14 +88,30 @@ def _controller_view(run: Run, val: dict) -> dict:
 
 
 def _checkpoint_to_resume(cfg: TrainConfig, rd: RunDir) -> dict | None:
-    if rd.holds_run() and not cfg.resume:
-        raise RunDirError(f"{cfg.out} already holds a run; pass --resume to continue it or choose another --out")
-    if not (cfg.resume and rd.config_path.exists()):
+    """The checkpoint --resume continues from; None to start fresh. Refuses, rather than destroys, a
+    directory whose files do not make a run that can be continued."""
+    present = rd.run_files()
+    if present and not cfg.resume:
+        raise RunDirError(f"{cfg.out} already holds a run ({', '.join(present)}); pass --resume to continue it or "
+                          f"choose another --out")
+    if not present:
         return None
+    if not rd.config_path.exists():
+        raise RunDirError(f"--resume: {cfg.out} has {', '.join(present)} but no {RunDir.CONFIG}, so how it was made "
+                          f"is unknown; restore {RunDir.CONFIG} or choose another --out")
     diff = cfg.differences(rd.read_config())
     if diff:
         raise RunDirError(f"--resume: {cfg.out} was made with other settings ({'; '.join(diff)})")
-    return rd.load_checkpoint()
+    ckpt = rd.load_checkpoint()
+    if ckpt is None:
+        # killed before its first checkpoint: only then does the run start over
+        later = sorted({r.get("epoch") for r in rd.read_metrics()} - {0})
+        results = [f for f in (RunDir.EVAL, RunDir.CERTIFY) if f in present]
+        if later or results:
+            raise RunDirError(f"--resume: {cfg.out} has no {RunDir.CHECKPOINT} but holds "
+                              f"{'results ' + ', '.join(results) if results else 'metrics of later epochs'}; "
+                              f"it cannot be continued (restore {RunDir.CHECKPOINT} or choose another --out)")
+    return ckpt
 
 
 def _begin(run: Run, rd: RunDir, ckpt: dict | None, log) -> None:
@@ -103,16 +121,18 @@ def _begin(run: Run, rd: RunDir, ckpt: dict | None, log) -> None:
         load_init(cfg, run.model)
     if ckpt is not None:
         restore(run, ckpt)
-        if main_process:
-            rd.truncate_metrics(ckpt["epoch"])
+        moved = rd.truncate_metrics(ckpt["epoch"]) if main_process else 0
+        if moved:
+            log(f"warning: {moved} unreadable line(s) of {RunDir.METRICS} kept aside in {RunDir.CORRUPT}")
         if run.progress.epoch >= cfg.epochs:
             log(f"{cfg.out} is already finished ({cfg.epochs} epochs); nothing to train")
         else:
             log(f"resuming {cfg.out} at epoch {run.progress.epoch + 1}/{cfg.epochs}")
         return
     if main_process:
-        if rd.metrics_path.exists():
-            rd.metrics_path.unlink()  # a resume that found no checkpoint starts over
+        for stale in (rd.metrics_path, rd.best_path):  # a resume that found no checkpoint starts over
+            if stale.exists():
+                stale.unlink()
         rd.write_config(cfg.to_dict())
     if run.method.needs_initial_validation:
         run.progress.last_val = evaluate_split(run, "val")
@@ -147,43 +167,53 @@ def _one_epoch(run: Run, rd: RunDir, epoch: int, log) -> None:
         run.scheduler.step()
     common = {"epoch": epoch, "loss": loss, "epoch_time": seconds, "images_per_s": seen / seconds, "lr": lr,
               **run.method.log()}
-    p.last_val = evaluate_split(run, "val")
-    p.last_ctrl = _controller_view(run, p.last_val)
-    records = [{**common, "split": "val", **p.last_val}]
+    records = []
+    if len(run.val_data):  # --val-per-class 0: no validation split, nothing to score
+        p.last_val = evaluate_split(run, "val")
+        p.last_ctrl = _controller_view(run, p.last_val)
+        records.append({**common, "split": "val", **p.last_val})
     if epoch == cfg.epochs - 1 or (cfg.test_every and (epoch + 1) % cfg.test_every == 0):
         p.last_test = evaluate_split(run, "test")
         records.append({**common, "split": "test", **p.last_test})
     p.epoch = epoch + 1
     if run.dist.main:
         _save_epoch(run, rd, epoch, records)
-        log(f"epoch {epoch + 1}/{cfg.epochs}  loss {loss:.4f}  {seconds:.1f}s  "
-            f"val std {p.last_val['avg']['std_error']:.3f} rob {p.last_val['avg']['rob_error']:.3f} "
-            f"(worst {p.last_val['worst']['rob_error']:.3f})")
+        shown = f"val std {p.last_val['avg']['std_error']:.3f} rob {p.last_val['avg']['rob_error']:.3f} " \
+                f"(worst {p.last_val['worst']['rob_error']:.3f})" if p.last_val else "no validation split"
+        log(f"epoch {epoch + 1}/{cfg.epochs}  loss {loss:.4f}  {seconds:.1f}s  {shown}")
 
 
 def train(cfg: TrainConfig, log=print) -> dict:
     """Run (or resume) training as configured; returns the last test metrics.
 
+    The run directory is locked for the duration (one writer); what it holds is never destroyed:
+    a directory that cannot be resumed is refused with one line (:func:`_checkpoint_to_resume`).
+
     Raises
     ------
     ConfigError / DatasetError / RunDirError (all :class:`~deep.errors.UsageError`)
-        User mistakes: bad settings, missing data, unwritable or occupied --out, foreign checkpoint.
+        User mistakes: bad settings, missing data, unwritable, occupied or locked --out, foreign checkpoint.
     TrainingDiverged
         If the loss becomes NaN or infinite (the last good checkpoint is kept).
     """
     cfg.validate()
+    resolve_device(cfg.device)  # a device that does not exist is named before any file is read
     rd = RunDir(cfg.out)
-    ckpt = _checkpoint_to_resume(cfg, rd)
-    run = build_run(cfg)
-    if run.dist.main:
-        rd.create()
-    else:
-        log = lambda *a, **k: None  # noqa: E731 - only rank 0 talks and writes
-    _begin(run, rd, ckpt, log)
-    run.train_model = training_model(run)
-    for epoch in range(run.progress.epoch, cfg.epochs):
-        _one_epoch(run, rd, epoch, log)
+    with rd.lock("frl train") if _main_process() else contextlib.nullcontext():
+        ckpt = _checkpoint_to_resume(cfg, rd)
+        run = build_run(cfg)
+        if not run.dist.main:
+            log = lambda *a, **k: None  # noqa: E731 - only rank 0 talks and writes
+        _begin(run, rd, ckpt, log)
+        run.train_model = training_model(run)
+        for epoch in range(run.progress.epoch, cfg.epochs):
+            _one_epoch(run, rd, epoch, log)
     if run.dist.enabled:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     return run.progress.last_test
+
+
+def _main_process() -> bool:
+    """Rank 0 under torchrun (RANK unset: a single process)."""
+    return os.environ.get("RANK", "0") == "0"

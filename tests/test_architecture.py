@@ -153,8 +153,11 @@ def test_building_the_command_line_imports_no_torch():
     assert out.strip() == "False"
 
 
-def test_a_bug_keeps_its_traceback_while_a_user_mistake_is_one_line(monkeypatch, capsys):
+def test_a_bug_keeps_its_traceback_while_a_user_mistake_is_one_line(monkeypatch, capsys, tmp_path):
     import deep.runs
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "some" / "run").mkdir(parents=True)
 
     def broken(*args, **kwargs):
         raise ValueError("an internal bug, not the user's mistake")

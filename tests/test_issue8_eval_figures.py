@@ -56,9 +56,13 @@ def test_gaussian_noise_training_and_certify(tmp_path):
     assert main(["train", *TINY, "--method", "gaussian_noise", "--sigma", "0.25", "--out", str(out)]) == 0
     assert main(["certify", str(out), "--sigma", "0.25", "--radius", "0.3", "--n", "200", "--n0", "20",
                  "--alpha", "0.01", "--limit", "60", "--predict"]) == 0
-    res = json.loads((out / "certify.json").read_text())
+    # a subset (--limit) goes to its own file, never over the full result
+    assert not (out / "certify.json").exists()
+    res = json.loads((out / "certify_limit60.json").read_text())
     assert len(res["certified_error"]) == 10 and len(res["radius_per_sample"]) == 60
-    assert all(r >= s for r, s in zip(res["certified_error"], res["certified_std_error"]))  # larger radius, more error
+    present = [n > 0 for n in res["n_per_class"]]
+    assert all((e is None) == (not p) for e, p in zip(res["certified_error"], present))  # no example, no error
+    assert all(r >= s for r, s in zip(res["certified_error"], res["certified_std_error"]) if r is not None)
     radii = np.array(res["radius_per_sample"])
     certified = radii >= 0
     # a radius is sigma Phi^-1(p_lower); p_lower is at most the bound for n of n successes, alpha^(1/n)

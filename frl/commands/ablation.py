@@ -118,13 +118,11 @@ def _train(settings: dict, log) -> None:
 
 def _evaluate(run_dir, args):
     from deep.run_dir import RunDir
-    from deep.runs import evaluate_run
+    from deep.runs import evaluate_and_save
 
-    rd = RunDir(run_dir)
-    res = rd.read_eval()
+    res = RunDir(run_dir).read_eval()
     if res is None:
-        res = evaluate_run(run_dir, steps=20, device=args.device, data_dir=args.data_dir)
-        rd.write_eval(res)
+        _, res = evaluate_and_save(run_dir, steps=20, device=args.device, data_dir=args.data_dir)
     return res
 
 
@@ -165,8 +163,13 @@ def _make_out(args) -> Path:
 
 
 def run(args) -> int:
-    if args.which == "frl-loss":
-        return run_frl_loss(args)
+    from deep.run_dir import RunDir
+
+    with RunDir(args.out).lock(PROG):  # one ablation writes into OUT at a time
+        return run_frl_loss(args) if args.which == "frl-loss" else run_fig3(args)
+
+
+def run_fig3(args) -> int:
     from deep.run_dir import RunDir
 
     from .train import stderr_log as log

@@ -26,7 +26,7 @@ def register(sub) -> None:
     p.add_argument("--device", default=None)
     p.add_argument("--data-dir", default=None)
     p.add_argument("--seed", type=whole, default=0)
-    p.add_argument("--out", default=None, help="output JSON (default RUN/certify.json)")
+    p.add_argument("--out", default=None, help="output JSON (default RUN/certify.json; RUN/certify_<split>_limit<N>.json for a subset)")
     p.set_defaults(func=run)
 
 
@@ -35,13 +35,12 @@ def run(args) -> int:
         if sys.stderr.isatty():
             print(f"\r{PROG}: {i}/{total}", end="" if i < total else "\n", file=sys.stderr, flush=True)
 
-    from deep.run_dir import RunDir, write_json
-    from deep.runs import certify_run
+    from deep.runs import certify_and_save
 
-    res = certify_run(args.run, args.sigma, radius=args.radius, n=args.n, n0=args.n0, alpha=args.alpha,
-                      split=args.split, limit=args.limit, batch_size=args.batch_size, device=args.device,
-                      data_dir=args.data_dir, seed=args.seed, with_predict=args.predict, progress=progress)
-    out = write_json(args.out, res) if args.out else RunDir(args.run).write_certify(res)
+    out, res = certify_and_save(args.run, args.sigma, out=args.out, radius=args.radius, n=args.n, n0=args.n0,
+                                alpha=args.alpha, split=args.split, limit=args.limit, batch_size=args.batch_size,
+                                device=args.device, data_dir=args.data_dir, seed=args.seed, with_predict=args.predict,
+                                progress=progress)
     print(f"{out}: certified std error {res['avg']['certified_std_error']:.4f}, certified error at radius "
           f"{args.radius:g} {res['avg']['certified_error']:.4f} (worst class {res['worst']['certified_error']:.4f})")
     return 0

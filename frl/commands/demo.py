@@ -51,7 +51,7 @@ def run_demo(out: Path, seed=0, pretrain_epochs=15, frl_epochs=10, methods=FULL,
 
     from deep.config import TrainConfig
     from deep.run_dir import RunDir, six_numbers
-    from deep.runs import evaluate_run, train_run
+    from deep.runs import evaluate_and_save, train_run
 
     common = dict(dataset="digits", model="small_cnn", eps=0.2, seed=seed, test_every=0, resume=True)
     t0 = time.perf_counter()
@@ -66,8 +66,7 @@ def run_demo(out: Path, seed=0, pretrain_epochs=15, frl_epochs=10, methods=FULL,
                               init=str(pre.path), out=str(out / m)), log=log)
     summary, classwise = {}, {}
     for name in ("pgd_at", *methods):
-        res = evaluate_run(out / name, steps=20)
-        RunDir(out / name).write_eval(res)
+        _, res = evaluate_and_save(out / name, steps=20)
         summary[name] = six_numbers(res)
         classwise[name] = res
     group = RunDir(out)
@@ -138,8 +137,11 @@ def run(args) -> int:
     except OSError as exc:
         raise UserError(f"cannot create --out {args.out}: {exc.strerror}", prog=PROG) from None
     methods = ("frl_reweight_remargin",) if args.quick else FULL
-    result = run_demo(out, args.seed, args.pretrain_epochs, args.frl_epochs, methods,
-                      log=lambda m: print(m, file=sys.stderr, flush=True))
+    from deep.run_dir import RunDir
+
+    with RunDir(out).lock(PROG):  # one demo writes into OUT at a time
+        result = run_demo(out, args.seed, args.pretrain_epochs, args.frl_epochs, methods,
+                          log=lambda m: print(m, file=sys.stderr, flush=True))
     print(format_report(result))
     print(f"\nrun directories and summary.json in {out}")
     return 0

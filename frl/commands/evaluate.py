@@ -11,7 +11,8 @@ PROG = "frl eval"
 
 def register(sub) -> None:
     p = sub.add_parser("eval", help="class-wise errors of a run's final model under PGD (default PGD-20)",
-                       description="Evaluate RUN/checkpoint.pt on the test set; writes RUN/eval.json (or --out).")
+                       description="Evaluate RUN/checkpoint.pt on the test set; writes RUN/eval.json (or --out). A subset "
+                                   "(--split val, --limit N) goes to its own file, e.g. RUN/eval_limit100.json.")
     p.add_argument("run", help="run directory (holds config.json and checkpoint.pt)")
     p.add_argument("--attack", default="pgd", help="pgd (default) or autoattack (torchattacks, fp32)")
     p.add_argument("--version", default="standard", help="AutoAttack version: standard (default), plus, rand")
@@ -28,19 +29,17 @@ def register(sub) -> None:
     p.add_argument("--checkpoint", choices=("last", "best"), default="last",
                    help="which model: last (the final epoch, default) or best (lowest validation robust error, "
                         "best.pt; never selected on the test split)")
-    p.add_argument("--out", default=None, help="output JSON (default RUN/eval.json)")
+    p.add_argument("--out", default=None, help="output JSON (default RUN/eval.json; RUN/eval_<split>_limit<N>.json for a subset)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from deep.run_dir import RunDir, write_json
-    from deep.runs import evaluate_run
+    from deep.runs import evaluate_and_save
 
-    res = evaluate_run(args.run, steps=args.steps, eps=args.eps, step_size=args.step_size, norm=args.norm,
-                       split=args.split, batch_size=args.batch_size, device=args.device, data_dir=args.data_dir,
-                       seed=args.seed, attack=args.attack, version=args.version, limit=args.limit,
-                       checkpoint=args.checkpoint)
-    out = write_json(args.out, res) if args.out else RunDir(args.run).write_eval(res)
+    out, res = evaluate_and_save(args.run, out=args.out, steps=args.steps, eps=args.eps, step_size=args.step_size,
+                                 norm=args.norm, split=args.split, batch_size=args.batch_size, device=args.device,
+                                 data_dir=args.data_dir, seed=args.seed, attack=args.attack, version=args.version,
+                                 limit=args.limit, checkpoint=args.checkpoint)
     a = res["avg"]
     print(f"{Path(out)}: avg std {a['std_error']:.4f} bndy {a['bndy_error']:.4f} rob {a['rob_error']:.4f}; "
           f"worst rob {res['worst']['rob_error']:.4f}")
