@@ -94,15 +94,15 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _class_index(key, class_names) -> int:
+def _class_index(key, class_names, flag: str) -> int:
     if key in class_names:
         return list(class_names).index(key)
     try:
         idx = int(key)
     except ValueError:
-        raise ConfigError(f"unknown class {key!r}; classes: {', '.join(class_names)}") from None
+        raise ConfigError(f"{flag}: unknown class {key!r}; classes: {', '.join(class_names)}") from None
     if not 0 <= idx < len(class_names):
-        raise ConfigError(f"class index {idx} out of range 0..{len(class_names) - 1}")
+        raise ConfigError(f"{flag}: class index {idx} out of range 0..{len(class_names) - 1}")
     return idx
 
 
@@ -114,9 +114,9 @@ def build_method(cfg: TrainConfig, class_names):
                                                        cfg.attack_mode)
     method = cls.from_config(cfg, len(class_names), attack)
     for key, factor in cfg.class_bndy_weight.items():
-        method.scale_boundary_weight(_class_index(key, class_names), factor)
+        method.scale_boundary_weight(_class_index(key, class_names, "--class-bndy-weight"), factor)
     for key, factor in cfg.class_eps.items():
-        method.eps_class[_class_index(key, class_names)] = cfg.eps * factor
+        method.eps_class[_class_index(key, class_names, "--class-eps")] = cfg.eps * factor
     return method
 
 

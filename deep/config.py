@@ -268,11 +268,11 @@ class TrainConfig:
     class_bndy_weight: dict = _setting({}, "fixed boundary-loss weight factor for one class (repeatable; Figure 3)",
                                        "factors", check=(lambda d: all(math.isfinite(v) and v >= 0
                                                                        for v in d.values()),
-                                                         "class boundary weights must be finite and >= 0"),
+                                                         "must be finite factors >= 0"),
                                        group=_FT, metavar="CLASS=F")
     class_eps: dict = _setting({}, "fixed training-radius factor for one class (repeatable; Figure 3)", "factors",
                                check=(lambda d: all(math.isfinite(v) and v > 0 for v in d.values()),
-                                      "class eps factors must be finite and > 0"), group=_FT, metavar="CLASS=F")
+                                      "must be finite factors > 0"), group=_FT, metavar="CLASS=F")
 
     def __post_init__(self):
         for f in fields(self):  # numbers as users write them, from Python too: TrainConfig(eps="8/255")
@@ -305,8 +305,7 @@ class TrainConfig:
             if meta["kind"] == "number" and not (isinstance(value, (int, float)) and math.isfinite(value)):
                 raise ConfigError(f"{f.name} == {value!r}, must be a finite number")
             if meta["check"] is not None and not meta["check"][0](value):
-                rule = meta["check"][1]  # "must be ..." follows the value; any other rule is the whole message
-                raise ConfigError(f"{f.name} == {_show(value)}, {rule}" if rule.startswith("must") else rule)
+                raise ConfigError(f"{f.name} == {_show(value)}, {meta['check'][1]}")
         check_radius(self.eps, self.norm, "eps")
         method = _method_registry().get(self.method)
         if method.attack_loss_for(self) is not None and not self.eps > 0:

@@ -87,9 +87,13 @@ def _check_selection(split="test", limit=None, checkpoint="last"):
         raise ConfigError(f"--limit {limit}: must be >= 1 (an empty split has no error to report)")
 
 
-def _check_eval_args(attack="pgd", steps=20, seed=0, batch_size=500, step_size=None, **_):
+def _check_eval_args(attack="pgd", steps=20, seed=0, batch_size=500, step_size=None, version="standard", **_):
     if attack not in ATTACKS:
-        raise ConfigError(f"unknown attack {attack!r}; choose from {', '.join(ATTACKS)}")
+        raise ConfigError(f"--attack {attack!r}: unknown attack; choose from {', '.join(ATTACKS)}")
+    from .autoattack import VERSIONS
+
+    if version not in VERSIONS:
+        raise ConfigError(f"--version {version!r}: unknown AutoAttack version; choose from {', '.join(VERSIONS)}")
     if steps < 1:
         raise ConfigError(f"steps == {steps}, must be >= 1")
     if seed < 0:
@@ -109,7 +113,7 @@ def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="
     PGD-``steps``; the result then also holds ``pgd`` (its class-wise errors) and
     ``gap_autoattack_minus_pgd`` per class: a large positive gap flags gradient masking.
     """
-    _check_eval_args(attack, steps, seed, batch_size, step_size)
+    _check_eval_args(attack, steps, seed, batch_size, step_size, version)
     cfg, model, data, train_data, ckpt = load_trained(run_dir, split, data_dir, device, limit, checkpoint)
     device = next(model.parameters()).device
     eps = cfg.eps if eps is None else eps

@@ -11,12 +11,16 @@ from deep.run_dir import RunDir
 
 PAPER_NUMBERS = Path(__file__).with_name("data") / "paper_numbers.json"
 
-__all__ = ["paper_numbers", "MissingResults", "summary_table", "ablation_fig3", "summary_of_eval", "classwise_figure",
+__all__ = ["paper_numbers", "MissingResults", "BadResults", "summary_table", "ablation_fig3", "summary_of_eval", "classwise_figure",
            "smoothing_figure", "classwise_table"]
 
 
 class MissingResults(Exception):
     """No results to draw from: the message names what is missing and the command that makes it."""
+
+
+class BadResults(MissingResults):
+    """A results file is there but not what its figure needs: the message names the file and the fault."""
 
 
 @lru_cache(maxsize=1)
@@ -62,6 +66,7 @@ def ablation_fig3(runs) -> dict:
     if meta is None:
         raise MissingResults(f"no Figure 3 ablation in {root}: make it with "
                              f"`frl ablation fig3 --class CLASS --init PGD_AT_RUN --out {root}`")
+    _check_ablation(meta, root / RunDir.ABLATION)
     out = {"class": meta["class"], "class_index": meta["class_index"], "dataset": meta["dataset"]}
     for group in ("weight", "margin"):
         pts = []
@@ -69,6 +74,8 @@ def ablation_fig3(runs) -> dict:
             res = _read_eval(root / f"{group}_{f:g}")
             if res is not None:
                 i = meta["class_index"]
+                if i >= len(res["std_error"]) or res["std_error"][i] is None:
+                    raise BadResults(f"{root / f'{group}_{f:g}' / RunDir.EVAL} has no errors of class {i}")
                 pts.append({"factor": f, "std_error": res["std_error"][i], "bndy_error": res["bndy_error"][i],
                             "rob_error": res["rob_error"][i]})
         out[group] = pts
@@ -76,6 +83,16 @@ def ablation_fig3(runs) -> dict:
         raise MissingResults(f"the ablation in {root} has no evaluated runs yet: rerun `frl ablation fig3 ... "
                              f"--out {root}` (it resumes)")
     return out
+
+
+def _check_ablation(meta, path) -> None:
+    def numbers(v):
+        return isinstance(v, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+
+    ok = (isinstance(meta, dict) and isinstance(meta.get("class"), str) and isinstance(meta.get("class_index"), int)
+          and meta["class_index"] >= 0 and numbers(meta.get("weights")) and numbers(meta.get("margins")))
+    if not ok:
+        raise BadResults(f"{path} is not an ablation design (it needs class, class_index, weights and margins)")
 
 
 # --- class-wise figures and tables (Figures 1, 4-7; Tables 1, 4-6) -------------------------------

@@ -89,7 +89,7 @@ def test_eval_and_certify_refuse_runs_without_a_model(tmp_path, capsys):
     assert main(["certify", str(tmp_path), "--sigma", "0.5"]) == 2
     assert "has no model" in capsys.readouterr().err
     assert main(["eval", str(tmp_path), "--attack", "fgsm"]) == 2
-    assert "unknown attack 'fgsm'" in capsys.readouterr().err
+    assert "--attack 'fgsm': unknown attack" in capsys.readouterr().err
 
 
 def _fake_eval(path: Path, std, rob):

@@ -28,13 +28,13 @@ from ..parsing import number, whole
 PROG = "frl ablation"
 
 
-def _factors(text):
+def _factors(text, flag):
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise UserError(f"expected comma-separated factors, got {text!r}", prog=PROG) from None
+        raise UserError(f"{flag}: expected comma-separated factors, got {text!r}", prog=PROG) from None
     if not values or not all(math.isfinite(v) and v > 0 for v in values):
-        raise UserError(f"factors must be positive and finite, got {text!r}", prog=PROG)
+        raise UserError(f"{flag}: factors must be positive and finite, got {text!r}", prog=PROG)
     return values
 
 
@@ -150,7 +150,7 @@ def _class_index(args, dataset):
         return list(names).index(args.cls), names
     if args.cls.isdigit() and int(args.cls) < len(names):
         return int(args.cls), names
-    raise UserError(f"unknown class {args.cls!r}; classes: {', '.join(names)}", prog=PROG)
+    raise UserError(f"--class {args.cls!r}: unknown class; classes: {', '.join(names)}", prog=PROG)
 
 
 def _make_out(args) -> Path:
@@ -178,7 +178,7 @@ def run_fig3(args) -> int:
         raise UserError("fig3 needs --class and --init", prog=PROG)
     dataset = args.dataset or "cifar10"
     epochs = 40 if args.epochs is None else args.epochs
-    weights, margins = _factors(args.weights), _factors(args.margins)
+    weights, margins = _factors(args.weights, "--weights"), _factors(args.margins, "--margins")
     index, names = _class_index(args, dataset)
     out = _make_out(args)
     meta = {"class": names[index], "class_index": index, "dataset": dataset, "weights": weights,
@@ -225,7 +225,7 @@ def run_frl_loss(args) -> int:
     arms = list(FRL_LOSS_ARMS) if args.arms.strip() == "all" else [a.strip() for a in args.arms.split(",") if a.strip()]
     unknown = [a for a in arms if a not in FRL_LOSS_ARMS]
     if unknown or not arms:
-        raise UserError(f"unknown arm(s) {', '.join(unknown) or '(none given)'}; choose from "
+        raise UserError(f"--arms: unknown arm(s) {', '.join(unknown) or '(none given)'}; choose from "
                         f"{', '.join(FRL_LOSS_ARMS)} or all", prog=PROG)
     seeds = _whole_list(args.seeds or "0,1,2", "--seeds")
     if args.init and not RunDir(args.init).checkpoint_path.exists():

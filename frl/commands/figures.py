@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from deep.errors import UsageError
 from deep.run_dir import write_json
 
 from ..errors import UserError
@@ -50,18 +51,28 @@ def draw_one(spec, out: Path, seed: int, recompute: bool, runs: str, compute_mis
     """
     from figures import style
 
+    from figures.results import BadResults
+
     json_path = out / f"{spec.id}.json"
     res = _cached(json_path, seed) if spec.source == "simulation" and not recompute else None
-    if res is None:
-        if spec.source == "simulation" and not compute_missing:
-            return None
-        t0 = time.perf_counter()
-        res = spec.compute(seed=seed, runs=runs,
-                           progress=lambda msg: print(f"{spec.id}: {msg}", file=sys.stderr, flush=True))
-        if spec.source == "simulation":
-            print(f"{spec.id}: computed in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-        write_json(json_path, res, indent=None)
-    paths = [json_path, *style.save(spec.draw(res), out, spec.id)]
+    source = json_path if res is not None else (runs if spec.source != "simulation" else None)
+    try:
+        if res is None:
+            if spec.source == "simulation" and not compute_missing:
+                return None
+            t0 = time.perf_counter()
+            res = spec.compute(seed=seed, runs=runs,
+                               progress=lambda msg: print(f"{spec.id}: {msg}", file=sys.stderr, flush=True))
+            if spec.source == "simulation":
+                print(f"{spec.id}: computed in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        figure = spec.draw(res)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        if source is None:  # computed here, not read: a bug, with its traceback
+            raise
+        raise BadResults(f"{spec.id}: the results in {source} are not what it draws from "
+                         f"({type(exc).__name__}: {exc})") from exc
+    write_json(json_path, res, indent=None)
+    paths = [json_path, *style.save(figure, out, spec.id)]
     if spec.markdown is not None:
         md = out / f"{spec.id}.md"
         md.write_text(spec.markdown(res) + "\n")
@@ -92,8 +103,8 @@ def run(args) -> int:
         for spec in FIGURES.values():
             try:
                 paths = draw_one(spec, out, args.seed, args.recompute, args.runs, compute_missing=False)
-            except MissingResults as exc:
-                print(f"{spec.id}: skipped, {exc}")
+            except (MissingResults, UsageError) as exc:  # one bad or missing input never stops the others
+                print(f"{spec.id}: skipped, {' '.join(str(exc).split())}")
                 continue
             if paths is None:
                 print(f"{spec.id}: skipped, no results in {out} (make them with `frl figures {spec.id} --out {out}`)")

@@ -42,6 +42,7 @@ def _run_settings(runs_dir: Path) -> list[dict]:
 
 def build_report(runs, out: Path) -> dict:
     """Draw every available figure into OUT's assets folder; returns {"sections", "missing", "settings"}."""
+    from deep.errors import UsageError
     from figures.registry import FIGURES
     from figures.results import MissingResults
 
@@ -54,8 +55,8 @@ def build_report(runs, out: Path) -> dict:
     for spec in FIGURES.values():
         try:
             paths = draw_one(spec, assets, 0, False, str(runs), compute_missing=False)
-        except MissingResults as exc:
-            missing.append((spec.id, str(exc)))
+        except (MissingResults, UsageError) as exc:  # one bad or missing input never stops the report
+            missing.append((spec.id, " ".join(str(exc).split())))
             continue
         if paths is None:
             missing.append((spec.id, f"no cached results: make them with `frl figures {spec.id} --out {assets}`"))

@@ -31,6 +31,11 @@ def run(args) -> int:
 
     from .train import stderr_log
 
+    if args.device:
+        from deep.build import resolve_device
+
+        resolve_device(args.device)  # named before the config is read
+
     run_pipeline(args.config, runs=args.runs, device=args.device, data_dir=args.data_dir, download=args.download,
                  overrides=parse_overrides(args.train_set), log=stderr_log,
                  markdown=lambda evals: pipeline_markdown(evals, title=f"{args.config}"))

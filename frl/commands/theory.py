@@ -45,6 +45,9 @@ def compute(d, K, sigma, eta, eps, m=0, gamma=0.0) -> dict:
         raise ValueError(f"m == {m}, must be >= 0")
     w_nat, b_n = gt.optimal_classifier(d, K, sigma, eta)
     w_rob, b_r = gt.optimal_classifier(d, K, sigma, eta, eps)
+    if not (math.isfinite(b_n) and math.isfinite(b_r)):
+        raise ValueError("these parameters overflow double precision (b_nat or b_rob is not finite); "
+                         "choose a smaller K or eta / sigma")
     theta = np.full(d, float(eta))
 
     def errors(w, b):
@@ -105,11 +108,28 @@ def format_table(res: dict) -> str:
     return "\n".join(lines)
 
 
+# The table prints both classifiers' weight vectors (d + m numbers each): beyond this it is no table.
+MAX_DIM = 100_000
+
+
 def run(args) -> int:
+    import warnings
+
+    import numpy as np
+
+    for name, v in (("--d", args.d), ("--m", args.m)):
+        if v > MAX_DIM:
+            raise UserError(f"{name} {v}: at most {MAX_DIM} (the output lists the weights of every feature; "
+                            f"use gaussian_theory from Python for larger models)", prog="frl theory")
     try:
-        res = compute(args.d, args.K, args.sigma, args.eta, args.eps, args.m, args.gamma)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):  # an overflow is reported below, once
+            warnings.simplefilter("ignore", RuntimeWarning)
+            res = compute(args.d, args.K, args.sigma, args.eta, args.eps, args.m, args.gamma)
     except ValueError as exc:
         raise UserError(str(exc), prog="frl theory") from None
+    if not math.isfinite(res["q"]):
+        raise UserError("these parameters overflow double precision (q is not finite); choose a smaller K",
+                        prog="frl theory")
     if args.json is None:
         print(format_table(res))
     elif args.json == "-":
