@@ -241,46 +241,72 @@ class RunDir:
     # -- one writer ---------------------------------------------------------------------------
     @contextlib.contextmanager
     def lock(self, command: str = "frl"):
-        """Hold ``.lock`` while writing; RunDirError naming the holder if another live process has it."""
+        """Hold ``.lock`` while writing; RunDirError naming the holder if another live process has it.
+
+        The lock file appears with its content in one step (written aside, then hard-linked into
+        place), so a reader never sees it empty; a holder that died on this host is taken over.
+        """
         made = not self.path.exists()
         self.create()
         path = self.path / self.LOCK
         me = {"pid": os.getpid(), "host": socket.gethostname(), "command": command}
-        for _ in range(3):
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                self._take_over_stale(path)
-                continue
-            with os.fdopen(fd, "w") as fh:
-                fh.write(json.dumps(me))
-            break
-        else:
-            raise RunDirError(f"{self.path} is locked ({path}) and the lock could not be taken over")
+        aside = self.path / f"{self.LOCK}.{me['pid']}"
+        with _writing(aside, aside):
+            aside.write_text(json.dumps(me))
+        try:
+            for _ in range(3):
+                try:
+                    os.link(aside, path)
+                    break
+                except FileExistsError:
+                    self._take_over_stale(path)
+            else:
+                raise RunDirError(f"{self.path} is locked ({path}) and the lock could not be taken over")
+        finally:
+            aside.unlink()
         try:
             yield self
         finally:
-            with contextlib.suppress(OSError, json.JSONDecodeError):
+            with contextlib.suppress(OSError, ValueError):
                 if json.loads(path.read_text()).get("pid") == me["pid"]:
                     path.unlink()
             if made:  # a command that failed before writing anything leaves no empty folder behind
                 with contextlib.suppress(OSError):
                     self.path.rmdir()
 
+    @staticmethod
+    def _holder(path: Path):
+        """(pid, host, command) of a lock file; None if it is unreadable; FileNotFoundError if it is gone."""
+        try:
+            holder = json.loads(path.read_text())
+            return int(holder["pid"]), str(holder["host"]), str(holder.get("command", "frl"))
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     def _take_over_stale(self, path: Path) -> None:
         """Remove the lock of a process that is gone (same host, pid not alive); else RunDirError naming it."""
         try:
-            holder = json.loads(path.read_text())
-            pid, host, command = int(holder["pid"]), str(holder["host"]), str(holder.get("command", "frl"))
+            holder = self._holder(path)
         except FileNotFoundError:
             return  # released meanwhile: try again
-        except (OSError, ValueError, KeyError, TypeError):
-            holder = None  # torn or foreign: the writer died while writing it
-        if holder is not None and (host != socket.gethostname() or _pid_alive(pid)):
+        if holder is not None and (holder[1] != socket.gethostname() or _pid_alive(holder[0])):
+            pid, host, command = holder
             raise RunDirError(f"{self.path} is in use by {command} (pid {pid} on {host}); wait for it to end, or "
                               f"delete {path} if that process is gone")
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+        # move the dead lock aside, then check that it is the one judged dead (not a new holder's)
+        grave = path.with_name(f"{self.LOCK}.stale.{os.getpid()}")
+        try:
+            os.rename(path, grave)
+        except FileNotFoundError:
+            return
+        try:
+            if self._holder(grave) != holder:  # a live holder took it meanwhile: put its lock back
+                with contextlib.suppress(OSError):
+                    os.link(grave, path)
+        finally:
+            grave.unlink()
 
     # -- result files (JSON) -----------------------------------------------------------------
     def write_json(self, name: str, obj) -> Path:

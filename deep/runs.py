@@ -165,11 +165,12 @@ def _save_locked(run_dir, kind: str, compute, split: str, limit, out, command: s
     rd = RunDir(run_dir)
     if not rd.path.is_dir():
         raise RunDirError(f"{run_dir} is not a directory")
+    if out is not None:  # written elsewhere: the run directory is only read (it may be read-only)
+        res = {**compute(), **(extra or {})}
+        return write_json(out, res), res
     with rd.lock(command):
         res = {**compute(), **(extra or {})}
-        path = write_json(out, res) if out is not None else rd.write_json(RunDir.result_name(kind, split, limit),
-                                                                          res)
-    return path, res
+        return rd.write_json(RunDir.result_name(kind, split, limit), res), res
 
 
 def evaluate_and_save(run_dir, out=None, extra=None, **kwargs):

@@ -147,8 +147,8 @@ def _save_epoch(run: Run, rd: RunDir, epoch: int, records: list) -> None:
     # the best checkpoint by validation robust error (robust overfitting, Rice et al. 2020,
     # arXiv:2002.11569); never by the test split. Written before checkpoint.pt, so a kill between
     # the two is repaired by redoing the epoch.
-    rob = p.last_val["avg"]["rob_error"]
-    if sum(p.last_val["n_per_class"]) > 0 and (p.best_val_rob is None or rob < p.best_val_rob):
+    rob = p.last_val["avg"]["rob_error"] if p.last_val is not None else None
+    if rob is not None and (p.best_val_rob is None or rob < p.best_val_rob):
         p.best_val_rob = rob
         rd.save_best(best_state(run, epoch))
     rd.save_checkpoint(state_of(run, epoch))
