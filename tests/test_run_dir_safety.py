@@ -198,3 +198,61 @@ def test_an_unwritable_result_path_is_one_line(finished, tmp_path, capsys):
     assert main(["eval", str(run), "--limit", "5", "--steps", "1", "--out", str(tmp_path / "no" / "dir" / "x.json")]) == 2
     assert "cannot write" in _one_line(capsys)
     assert _snapshot(run) == before
+
+
+# --- the remaining cases, one line each ------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["train", "--method", "pgd_at", "--eps", "1e300", "--out", "{tmp}/r"], "eps == 1e+300, must be in [0, 1]"),
+    (["train", "--method", "pgd_at", "--norm", "l2", "--eps", "1e300", "--out", "{tmp}/r"], "must be in [0, 10000]"),
+    (["eval", "{run}", "--eps", "1e300"], "--eps == 1e+300, must be in [0, 1]"),
+    (["theory", "--d", "1000000000"], "--d 1000000000: at most 100000"),
+    (["theory", "--K", "1e300"], "overflow double precision"),
+    (["run", "{tmp}"], "is a directory, not a TOML config file"),
+])
+def test_extreme_values_and_wrong_paths_are_one_line(finished, tmp_path, capsys, argv, needle):
+    argv = [a.replace("{tmp}", str(tmp_path)).replace("{run}", str(finished)) for a in argv]
+    before = _snapshot(finished)
+    capsys.readouterr()
+    assert main(argv) == 2
+    assert needle in _one_line(capsys)
+    assert _snapshot(finished) == before
+
+
+@pytest.mark.parametrize("edit,needle", [
+    (lambda cfg: [1], "expected a JSON object"),
+    (lambda cfg: {**cfg, "eps": "abc"}, "eps: not a number"),
+    (lambda cfg: {**cfg, "model": "preact_resnet18"}, "does not fit the preact_resnet18"),
+    (lambda cfg: {**cfg, "epochs": 0}, "epochs == 0, must be >= 1"),
+])
+def test_an_edited_config_json_is_one_line_naming_the_file(finished, tmp_path, capsys, edit, needle):
+    run = _copy(finished, tmp_path / "run")
+    (run / RunDir.CONFIG).write_text(json.dumps(edit(json.loads((run / RunDir.CONFIG).read_text()))))
+    before = _snapshot(run)
+    capsys.readouterr()
+    assert main(["eval", str(run), "--limit", "5", "--steps", "1"]) == 2
+    err = _one_line(capsys)
+    assert needle in err and "config.json" in err
+    assert _snapshot(run) == before
+
+
+def test_figures_all_and_report_skip_a_bad_results_file_and_draw_the_rest(finished, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    good = _copy(finished, runs / "fig1" / "natural")
+    assert main(["eval", str(good), "--steps", "1"]) == 0
+    bad = _copy(finished, runs / "table2" / "pgd_at")
+    (bad / RunDir.EVAL).write_text('{"avg": {"std_error": 0.1}, "worst": {}}')  # truncated by hand
+    (runs / "fig3").mkdir()
+    (runs / "fig3" / RunDir.ABLATION).write_text('{"class": 3}')
+    capsys.readouterr()
+    assert main(["figures", "all", "--runs", str(runs), "--out", str(tmp_path / "figs")]) == 0
+    out = capsys.readouterr().out
+    assert "table2: skipped" in out and "eval.json is not a valid result file" in out
+    assert "fig3: skipped" in out and "ablation.json is not an ablation design" in out
+    assert (tmp_path / "figs" / "fig1.png").exists()
+    assert main(["figures", "table2", "--runs", str(runs), "--out", str(tmp_path / "figs")]) == 2
+    assert "table2/pgd_at/eval.json is not a valid result file" in _one_line(capsys)
+    assert main(["report", str(runs), "--out", str(tmp_path / "report.md")]) == 0
+    report = (tmp_path / "report.md").read_text()
+    assert "fig1" in report and "eval.json is not a valid result file" in report
