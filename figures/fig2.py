@@ -82,8 +82,8 @@ def draw_fig2(res: dict):
     extent = res["config"]["extent"]
     s = res["setting"]
     with style.use():
-        fig = plt.figure(figsize=(style.DOUBLE, 5.4))
-        grid = fig.add_gridspec(2, 2, height_ratios=[3.6, 1.3], hspace=0.38, wspace=0.22)
+        fig = plt.figure(figsize=(style.DOUBLE, 5.8))
+        grid = fig.add_gridspec(3, 2, height_ratios=[3.6, 0.45, 1.3], hspace=0.3, wspace=0.22)
         axes = [fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])]
         centre = -0.5 * (res["theory"]["b_nat"] + res["theory"]["b_rob"]) / 2
         half = 0.9
@@ -96,18 +96,22 @@ def draw_fig2(res: dict):
             ax.set_aspect("equal")
             ax.set_xlabel("$x_1$")
             ax.set_ylabel("$x_2$")
-            ax.legend(loc="lower right", frameon=True, framealpha=0.9, markerscale=3, handlelength=2.2)
-            zoom = ax.inset_axes([0.04, 0.57, 0.39, 0.39])
+            zoom = ax.inset_axes([0.1, 0.6, 0.36, 0.36])
             _scatter(zoom, res["samples"])
             _boundaries(zoom, res, kind, extent, label=False)
             zoom.set_xlim(centre - half, centre + half)
             zoom.set_ylim(centre - half, centre + half)
             zoom.set_aspect("equal")
-            zoom.set_xticks([])
-            zoom.set_yticks([])
+            zoom.tick_params(labelsize=5, length=2, pad=1)
             zoom.set_title(f"zoom ×{(extent[1] - extent[0]) / (2 * half):.0f}", fontsize=6, pad=2)
             ax.indicate_inset_zoom(zoom, edgecolor="0.4")
-        table_ax = fig.add_subplot(grid[1, :])
+        # one legend for both panels, in its own row: it never covers the boundaries
+        legend_ax = fig.add_subplot(grid[1, :])
+        legend_ax.axis("off")
+        handles, labels = axes[0].get_legend_handles_labels()
+        legend_ax.legend(handles, [lb.replace(" LR", "") for lb in labels], loc="center", ncol=3, frameon=False,
+                         markerscale=3, handlelength=2.2)
+        table_ax = fig.add_subplot(grid[2, :])
         table_ax.axis("off")
         header = ["class-wise error", "std, class −1", "std, class +1", "robust, class −1", "robust, class +1"]
         table = table_ax.table(cellText=_error_rows(res), colLabels=header, loc="center", cellLoc="center")

@@ -89,6 +89,8 @@ for _tid, _what in (("table4", "CIFAR-10, PreAct-ResNet18"), ("table5", "CIFAR-1
                              _lazy("figures.classwise", "classwise_table_markdown")))
 _SPECS.sort(key=lambda s: (not s.id.startswith("fig"), int(s.id.lstrip("figtable"))))  # fig1..fig7, table1..table8
 _SPECS += [
+    FigureSpec("demo_classwise", "frl demo: class-wise errors of the PGD-AT start, FRL and the controls (digits)",
+               _lazy("figures.demo", "draw_demo"), _from_runs("demo_figure"), "runs"),
     FigureSpec("theory_errors_vs_eps", "Theorems 1-2: class-wise errors of f_nat and f_rob as eps grows",
                _lazy("figures.theory", "draw_errors_vs_eps"), _theory("errors_vs_eps"), "theory"),
     FigureSpec("theory_claims_map", "Where the paper's conditional claims hold (0 < b_rob; A.3 in D')",

@@ -10,8 +10,9 @@ from pathlib import Path
 from deep.run_dir import RunDir
 
 PAPER_NUMBERS = Path(__file__).with_name("data") / "paper_numbers.json"
+DEMO = "demo.json"  # written by `frl demo` beside its runs
 
-__all__ = ["paper_numbers", "MissingResults", "BadResults", "summary_table", "ablation_fig3", "summary_of_eval", "classwise_figure",
+__all__ = ["paper_numbers", "MissingResults", "BadResults", "demo_figure", "summary_table", "ablation_fig3", "summary_of_eval", "classwise_figure",
            "smoothing_figure", "classwise_table"]
 
 
@@ -179,3 +180,26 @@ def classwise_table(table_id: str, runs) -> dict:
                      else [a - b for a, b in zip(adv["ours"], nat["ours"])]})
     return {"table": table_id, "title": spec["title"], "classes": spec["classes"], "rows": rows,
             "missing": [m for m, v in ours.items() if v is None], "runs": str(group_dir)}
+
+
+def demo_figure(runs) -> dict:
+    """The demo's class-wise errors: RUNS/demo.json names the methods, RUNS/<method>/eval.json holds them."""
+    root = Path(runs)
+    meta = RunDir(root).read_json(DEMO)
+    if meta is None:
+        raise MissingResults(f"no demo in {root}: make it with `frl demo --out {root}`")
+    if not isinstance(meta, dict) or not isinstance(meta.get("methods"), list):
+        raise BadResults(f"{root / DEMO} is not the record of a demo (it needs a list of methods)")
+    labels = meta.get("labels") or {}
+    methods, names = {}, None
+    for m in ["pgd_at", *meta["methods"]]:
+        res = _read_eval(root / m)
+        if res is None:
+            continue
+        names = res.get("class_names") or names or [str(i) for i in range(len(res["std_error"]))]
+        methods[m] = {"label": labels.get(m, m), **{k: res[k] for k in ("std_error", "bndy_error", "rob_error")}}
+    if not methods:
+        raise MissingResults(f"the demo in {root} has no evaluated runs yet: rerun `frl demo --out {root}` (it resumes)")
+    return {"title": f"frl demo: digits, seed {meta.get('seed', 0)}, {meta.get('frl_epochs', '?')} fine-tuning epochs "
+                     f"from a {meta.get('pretrain_epochs', '?')}-epoch PGD-AT start (test split)",
+            "class_names": names, "methods": methods, "runs": str(root)}

@@ -1,7 +1,10 @@
 """One place for the look of every figure: sizes, fonts, colours per class and per method.
 
 Drawing functions take their colours and sizes from here and never set rcParams
-themselves; :func:`use` applies the project's rcParams inside a context.
+themselves; :func:`use` applies the project's rcParams inside a context. No backend is chosen
+here: a notebook shows the figures inline, the ``frl`` command line draws to files (it sets
+``MPLBACKEND=Agg`` for itself), and :func:`save` writes PNG at ``DPI`` and vector PDF with a tight
+bounding box whatever the caller's rcParams.
 """
 
 from __future__ import annotations
@@ -10,10 +13,7 @@ import contextlib
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")  # files only; no display is assumed anywhere in the project
-
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 # Column widths of an ICML paper, in inches.
 SINGLE = 3.25
@@ -44,7 +44,7 @@ RC = {
     "font.size": 8,
     "axes.titlesize": 9,
     "axes.labelsize": 8,
-    "legend.fontsize": 6.5,
+    "legend.fontsize": 7,
     "xtick.labelsize": 7,
     "ytick.labelsize": 7,
     "axes.spines.top": False,
@@ -57,19 +57,33 @@ RC = {
 
 @contextlib.contextmanager
 def use():
-    """Apply the project's rcParams for the duration of a drawing."""
+    """Apply the project's rcParams for the duration of a drawing.
+
+    The interactive flag is kept as the drawing left it: in a notebook the backend is chosen lazily,
+    at the first figure, and switches interactive mode on; restoring the flag from before would keep
+    every later figure from showing inline.
+    """
     with plt.rc_context(RC):
-        yield
+        try:
+            yield
+        finally:
+            interactive = matplotlib.is_interactive()
+    matplotlib.interactive(interactive)
 
 
-def save(fig, out_dir, name) -> list[Path]:
-    """Write ``name``.png and ``name``.pdf into out_dir; return the paths."""
+def save(fig, out_dir, name, close: bool = True) -> list[Path]:
+    """Write ``name``.png (``DPI``) and ``name``.pdf (vector) into out_dir, tightly cropped; return the paths.
+
+    ``close=False`` leaves the figure open for the caller (e.g. to show it in a notebook).
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{name}.png", out / f"{name}.pdf"]
-    for p in paths:
-        fig.savefig(p)
-    plt.close(fig)
+    with use():
+        for p in paths:
+            fig.savefig(p, dpi=DPI, bbox_inches="tight", pad_inches=0.03)
+    if close:
+        plt.close(fig)
     return paths
 
 

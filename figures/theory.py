@@ -6,6 +6,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import ListedColormap
+from matplotlib.patches import Patch
 
 from . import style
 
@@ -37,6 +38,11 @@ def draw_errors_vs_eps(res: dict):
     return fig
 
 
+def _region_patches():
+    return [Patch(facecolor=style.HOLDS_COLOUR, edgecolor="0.6", label="claim holds"),
+            Patch(facecolor=style.FAILS_COLOUR, edgecolor="0.6", label="claim fails")]
+
+
 def draw_claims_map(res: dict):
     """Where "0 < b_rob" and "both classes' errors rise in D'" hold, with their exact boundaries."""
     cmap = ListedColormap([style.FAILS_COLOUR, style.HOLDS_COLOUR])
@@ -53,8 +59,9 @@ def draw_claims_map(res: dict):
         ax.set_ylim(min(a["t_rob"]), max(a["t_rob"]))
         ax.set_xlabel("K = σ₊₁ / σ₋₁")
         ax.set_ylabel("t_rob = √d (η − ε) / σ")
-        ax.set_title("Corollary 1: 0 < b_rob (green: holds)\n")
-        ax.legend(frameon=False, loc="upper left")
+        ax.set_title("Corollary 1: 0 < b_rob\n")
+        ax.legend(handles=[*ax.get_legend_handles_labels()[0], *_region_patches()], frameon=True, framealpha=0.85,
+                  loc="upper left")
 
         b = res["a3_both_classes_worse"]
         ax = axes[1]
@@ -65,7 +72,8 @@ def draw_claims_map(res: dict):
         ax.set_ylim(min(b["T_over_t"]), max(b["T_over_t"]))
         ax.set_xlabel("K = σ₊₁ / σ₋₁")
         ax.set_ylabel("T / t = √(dη² + mγ²) / (√d η)")
-        ax.set_title(f"A.3 in D': both classes worse (green: holds)\nt = √d η/σ = {b['t']:.3g}, ε/η = {b['eps_over_eta']:g}")
-        ax.legend(frameon=False, loc="upper left")
+        ax.set_title(f"A.3 in D': both classes worse\nt = √d η/σ = {b['t']:.3g}, ε/η = {b['eps_over_eta']:g}")
+        ax.legend(handles=[*ax.get_legend_handles_labels()[0], *_region_patches()], frameon=True, framealpha=0.85,
+                  loc="upper left")
         fig.tight_layout()
     return fig

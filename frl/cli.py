@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    import os
+
+    os.environ.setdefault("MPLBACKEND", "Agg")  # the command line draws to files only, never to a screen
     parser = build_parser()
     prog = "frl"
     try:

@@ -76,3 +76,22 @@ def test_figure_functions_only_draw(fig2_results, monkeypatch):
     monkeypatch.setattr(sim, "train_mlp", lambda *a, **k: pytest.fail("a figure function trained"))
     fig = draw_fig2(fig2_results)
     assert len(fig.axes) >= 3
+
+
+def test_saved_pngs_have_the_styles_dpi_and_a_tight_box(tmp_path):
+    """Outside any style context (as the CLI calls it), save() writes PNG at 200 dpi and vector PDF."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from figures import style
+
+    fig, ax = plt.subplots(figsize=(style.SINGLE, 2.0))
+    ax.plot([0, 1], [0, 1])
+    png, pdf = style.save(fig, tmp_path, "x")
+    with Image.open(png) as im:
+        dpi = im.info["dpi"]
+        width, height = im.size
+    assert round(dpi[0]) == style.DPI >= 200
+    assert width < style.SINGLE * style.DPI  # cropped to the drawing (tight box), not the full canvas
+    assert width > 0.8 * style.SINGLE * style.DPI and height > 0.8 * 2.0 * style.DPI
+    assert pdf.read_bytes()[:5] == b"%PDF-" and b"/Subtype /Image" not in pdf.read_bytes()  # lines stay vectors

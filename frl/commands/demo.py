@@ -52,6 +52,9 @@ def run_demo(out: Path, seed=0, pretrain_epochs=15, frl_epochs=10, methods=FULL,
     from deep.config import TrainConfig
     from deep.run_dir import RunDir, six_numbers
     from deep.runs import evaluate_and_save, train_run
+    from figures import style
+    from figures.demo import draw_demo
+    from figures.results import DEMO, demo_figure
 
     common = dict(dataset="digits", model="small_cnn", eps=0.2, seed=seed, test_every=0, resume=True)
     t0 = time.perf_counter()
@@ -71,10 +74,12 @@ def run_demo(out: Path, seed=0, pretrain_epochs=15, frl_epochs=10, methods=FULL,
         classwise[name] = res
     group = RunDir(out)
     group.write_summary(summary, summary_markdown(summary))
-    group.write_json("demo.json", {"seed": seed, "pretrain_epochs": pretrain_epochs, "frl_epochs": frl_epochs,
-                                   "methods": list(methods), "torch": torch.__version__,
-                                   "threads": torch.get_num_threads(),
-                                   "seconds": round(time.perf_counter() - t0, 1)})
+    group.write_json(DEMO, {"seed": seed, "pretrain_epochs": pretrain_epochs, "frl_epochs": frl_epochs,
+                            "methods": list(methods), "labels": {m: LABELS.get(m, m) for m in ("pgd_at", *methods)},
+                            "torch": torch.__version__, "threads": torch.get_num_threads(),
+                            "seconds": round(time.perf_counter() - t0, 1)})
+    with style.use():
+        style.save(draw_demo(demo_figure(out)), out, "demo_classwise")
     log(f"[{time.perf_counter() - t0:5.0f}s] done")
     return {"summary": summary, "classwise": classwise}
 
@@ -143,5 +148,5 @@ def run(args) -> int:
         result = run_demo(out, args.seed, args.pretrain_epochs, args.frl_epochs, methods,
                           log=lambda m: print(m, file=sys.stderr, flush=True))
     print(format_report(result))
-    print(f"\nrun directories and summary.json in {out}")
+    print(f"\nrun directories, summary.json and the figure demo_classwise.png in {out} (`frl report {out}` shows it)")
     return 0
