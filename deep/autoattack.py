@@ -48,7 +48,8 @@ class AutoAttack:
         import importlib.util
 
         if importlib.util.find_spec("torchattacks") is None:
-            raise ConfigError("AutoAttack needs torchattacks: pip install torchattacks")
+            raise ConfigError("AutoAttack needs torchattacks: pip install --no-deps 'torchattacks>=3.4' (without "
+                              "--no-deps it would pin requests to 2.25)")
         self.eps, self.norm, self.version, self.n_classes, self.seed = float(eps), norm, version, n_classes, seed
         self.n_target_classes = min(9, n_classes - 1)
 

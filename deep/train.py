@@ -37,8 +37,16 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-def train_epoch(run: Run, epoch: int) -> tuple[float, float, int]:
-    """One pass over the training batches; returns (mean loss, seconds, images seen), summed over processes."""
+# Without a terminal (a log file, a batch job) a line every this many seconds says where an epoch is.
+PROGRESS_EVERY_S = 30.0
+
+
+def train_epoch(run: Run, epoch: int, log=None) -> tuple[float, float, int]:
+    """One pass over the training batches; returns (mean loss, seconds, images seen), summed over processes.
+
+    With a terminal, a progress bar; without one (and ``log`` given, progress not switched off), a
+    line to ``log`` every ``PROGRESS_EVERY_S`` seconds, so a long epoch is never silent.
+    """
     model = run.train_model if run.train_model is not None else run.model
     opt, method, loader = run.optimizer, run.method, run.loaders["train"]
     model.train()
@@ -48,7 +56,9 @@ def train_epoch(run: Run, epoch: int) -> tuple[float, float, int]:
     bar = progress_bar(len(loader), f"epoch {epoch + 1}/{run.cfg.epochs}", run.cfg.progress if run.dist.main else False)
     amp = torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=run.fast)
     world = run.dist.world
-    for x, y in loader:
+    lines = log is not None and bar.disable and run.cfg.progress is not False
+    last_line = t0
+    for i, (x, y) in enumerate(loader):
         with amp:
             loss = method.loss(model, x, y)
         opt.zero_grad(set_to_none=True)
@@ -66,6 +76,10 @@ def train_epoch(run: Run, epoch: int) -> tuple[float, float, int]:
         if not bar.disable:  # reading the loss synchronises; only pay for it when a bar is shown
             bar.set_postfix(loss=f"{loss.item():.4f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")
             bar.update()
+        elif lines and time.perf_counter() - last_line >= PROGRESS_EVERY_S:
+            last_line = time.perf_counter()
+            log(f"epoch {epoch + 1}/{run.cfg.epochs}: batch {i + 1}/{len(loader)}, loss {loss.item():.4f}, "
+                f"{seen / (last_line - t0):.0f} img/s")
     bar.close()
     totals = run.dist.sum(torch.stack([loss_sum, torch.tensor(float(seen), device=loss_sum.device,
                                                               dtype=torch.float64)]))
@@ -158,7 +172,7 @@ def _one_epoch(run: Run, rd: RunDir, epoch: int, log) -> None:
     cfg, p = run.cfg, run.progress
     run.method.on_epoch_start(epoch, p.last_ctrl)
     lr = run.optimizer.param_groups[0]["lr"]
-    loss, seconds, seen = train_epoch(run, epoch)
+    loss, seconds, seen = train_epoch(run, epoch, log if run.dist.main else None)
     if not math.isfinite(loss):
         kept = (f"the last good checkpoint (epoch {epoch}) is kept in {cfg.out}" if epoch > 0
                 else "no checkpoint had been written yet")

@@ -71,8 +71,10 @@ def ablation_fig3(runs) -> dict:
     out = {"class": meta["class"], "class_index": meta["class_index"], "dataset": meta["dataset"]}
     for group in ("weight", "margin"):
         pts = []
+        shared = meta.get("same_run_as", {}) if group == "margin" else {}
         for f in meta[f"{group}s"]:
-            res = _read_eval(root / f"{group}_{f:g}")
+            # factor 1 of both groups is one run, trained once (frl ablation fig3 records it; JSON keys are text)
+            res = _read_eval(root / (shared.get(str(f)) or shared.get(f"{f:g}") or f"{group}_{f:g}"))
             if res is not None:
                 i = meta["class_index"]
                 if i >= len(res["std_error"]) or res["std_error"][i] is None:

@@ -19,7 +19,13 @@ from .errors import UserError
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad flag in one line (no usage dump) and exits 2."""
+    """argparse that reports a bad flag in one line (no usage dump) and exits 2; descriptions taken from
+    docstrings lose their reStructuredText quotes (``frl run``) in --help."""
+
+    def __init__(self, *args, **kwargs):
+        if kwargs.get("description"):
+            kwargs["description"] = kwargs["description"].replace("``", "")
+        super().__init__(*args, **kwargs)
 
     def error(self, message):  # noqa: D401 - argparse hook
         raise UserError(message, prog=self.prog)

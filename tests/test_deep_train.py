@@ -67,7 +67,7 @@ def test_eval_writes_classwise_pgd20(pgd_run, capsys):
 
 def test_our_pgd_is_not_weaker_than_torchattacks(pgd_run):
     """Same settings (l_inf 0.2, step 0.05, 20 steps, random start) on the trained model, all 1,797 digits."""
-    torchattacks = pytest.importorskip("torchattacks")
+    torchattacks = pytest.importorskip("torchattacks", reason="torchattacks is not installed: pip install --no-deps 'torchattacks>=3.4'")
     from deep.attacks import PGD
     from deep.data import load_split, to_input
     from deep.models import build_model

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import needs_torchattacks
 import torch
 
 from fake_datasets import CIFAR_TEST_NPZ, CIFAR_TRAIN_NPZ, real_or_random_cifar
@@ -32,6 +33,7 @@ def digits_pgd(tmp_path_factory):
 # --- AutoAttack: the official settings, and the official code's numbers ---------------------------
 
 
+@needs_torchattacks
 def test_standard_autoattack_has_the_official_settings():
     from deep.autoattack import AutoAttack
 
@@ -44,6 +46,7 @@ def test_standard_autoattack_has_the_official_settings():
     assert built.rescale_schedule is False and built.n_queries == 5000
 
 
+@needs_torchattacks
 def test_standard_autoattack_reproduces_the_official_code_per_example(digits_pgd):
     """Same model, inputs and seed: every example's robustness as the official AutoAttack finds it."""
     pyautoattack = pytest.importorskip("pyautoattack")
@@ -64,6 +67,7 @@ def test_standard_autoattack_reproduces_the_official_code_per_example(digits_pgd
     assert float((ours - x).abs().max()) <= 0.2 + 1e-6
 
 
+@needs_torchattacks
 def test_eval_json_names_the_autoattack_components(digits_pgd, tmp_path):
     assert main(["eval", digits_pgd, "--attack", "autoattack", "--limit", "20", "--steps", "5",
                  "--out", str(tmp_path / "aa.json")]) == 0

@@ -34,7 +34,7 @@ def test_l2_adversarial_training_and_its_evaluation(tmp_path):
 
 
 def test_autoattack_classwise_is_at_least_as_strong_as_pgd20(digits_pgd):
-    pytest.importorskip("torchattacks")
+    pytest.importorskip("torchattacks", reason="torchattacks is not installed: pip install --no-deps 'torchattacks>=3.4'")
     out = digits_pgd / "aa.json"
     assert main(["eval", str(digits_pgd), "--attack", "autoattack", "--limit", "150", "--out", str(out)]) == 0
     res = json.loads(out.read_text())

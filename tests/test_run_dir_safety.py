@@ -256,3 +256,15 @@ def test_figures_all_and_report_skip_a_bad_results_file_and_draw_the_rest(finish
     assert main(["report", str(runs), "--out", str(tmp_path / "report.md")]) == 0
     report = (tmp_path / "report.md").read_text()
     assert "fig1" in report and "eval.json is not a valid result file" in report
+
+
+def test_without_a_terminal_a_long_epoch_reports_its_batches(tmp_path, capsys, monkeypatch):
+    import deep.train
+
+    monkeypatch.setattr(deep.train, "PROGRESS_EVERY_S", 0.0)  # every batch, instead of every 30 s
+    assert main(["train", *TINY, "--epochs", "1", "--batch-size", "256", "--out", str(tmp_path / "r")]) == 0
+    lines = [l for l in capsys.readouterr().err.splitlines() if ": batch " in l]
+    assert lines[0].startswith("epoch 1/1: batch 1/6, loss ") and lines[-1].startswith("epoch 1/1: batch 6/6")
+    assert main(["train", *TINY, "--epochs", "1", "--batch-size", "256", "--no-progress",
+                 "--out", str(tmp_path / "quiet")]) == 0
+    assert ": batch " not in capsys.readouterr().err

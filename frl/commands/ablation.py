@@ -137,6 +137,19 @@ def _flags(argv, flag) -> dict:
         raise UserError(f"{flag}: {exc}", prog=PROG) from None
 
 
+def _defaults_from_init(args) -> None:
+    """--dataset and --model default to those of the --init run (its config.json records them)."""
+    from deep.run_dir import RunDir
+
+    if not args.init or not RunDir(args.init).config_path.exists():
+        return
+    saved = RunDir(args.init).read_config()
+    args.dataset = args.dataset or saved.get("dataset")
+    args.model = args.model or saved.get("model")
+    if args.data_dir is None and saved.get("data_dir"):
+        args.data_dir = saved["data_dir"]
+
+
 def _common(args, dataset) -> dict:
     given = {"model": args.model, "eps": args.eps, "device": args.device, "data_dir": args.data_dir}
     return {"dataset": dataset, **{k: v for k, v in given.items() if v is not None}}
@@ -176,18 +189,21 @@ def run_fig3(args) -> int:
 
     if args.cls is None or args.init is None:
         raise UserError("fig3 needs --class and --init", prog=PROG)
+    _defaults_from_init(args)
     dataset = args.dataset or "cifar10"
     epochs = 40 if args.epochs is None else args.epochs
     weights, margins = _factors(args.weights, "--weights"), _factors(args.margins, "--margins")
     index, names = _class_index(args, dataset)
     out = _make_out(args)
     meta = {"class": names[index], "class_index": index, "dataset": dataset, "weights": weights,
-            "margins": margins, "init": args.init, "epochs": epochs}
+            "margins": margins, "init": args.init, "epochs": epochs,
+            "same_run_as": {f: f"weight_{f:g}" for f in margins if f == 1.0 and 1.0 in weights}}
     RunDir(out).write_json(RunDir.ABLATION, meta)
     common = {**_common(args, dataset), "method": "trades", "beta": args.beta, "init": args.init, "epochs": epochs,
               "lr": args.lr, "lr_step_every": 40, "seed": args.seed, **_flags(args.train_arg, "--train-arg")}
     jobs = [(f"weight_{f:g}", {"class_bndy_weight": {str(index): f}}) for f in weights]
-    jobs += [(f"margin_{f:g}", {"class_eps": {str(index): f}}) for f in margins]
+    # factor 1 of both groups is the same run (nothing changed): train it once, as weight_1
+    jobs += [(f"margin_{f:g}", {"class_eps": {str(index): f}}) for f in margins if f not in meta["same_run_as"]]
     for name, extra in jobs:
         run_dir = out / name
         if RunDir(run_dir).eval_path.exists():
@@ -218,6 +234,7 @@ def run_frl_loss(args) -> int:
 
     from .train import stderr_log as log
 
+    _defaults_from_init(args)
     dataset = args.dataset or "digits"
     epochs = 10 if args.epochs is None else args.epochs
     if epochs < 1 or args.pretrain_epochs < 1:

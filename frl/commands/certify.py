@@ -41,6 +41,12 @@ def run(args) -> int:
                                 alpha=args.alpha, split=args.split, limit=args.limit, batch_size=args.batch_size,
                                 device=args.device, data_dir=args.data_dir, seed=args.seed, with_predict=args.predict,
                                 progress=progress)
+    if res["method"] != "gaussian_noise" or abs(res["train_sigma"] - args.sigma) > 1e-12:
+        trained = ("trained with Gaussian noise at sigma " + f"{res['train_sigma']:g}" if res["method"] == "gaussian_noise"
+                   else f"trained with {res['method']}, without noise")
+        print(f"{PROG}: warning: {args.run} was {trained}; smoothing it at sigma {args.sigma:g} certifies little "
+              f"(Cohen et al. train the base classifier with the noise it is smoothed with: "
+              f"frl train --method gaussian_noise --sigma {args.sigma:g})", file=sys.stderr)
     print(f"{out}: certified std error {res['avg']['certified_std_error']:.4f}, certified error at radius "
           f"{args.radius:g} {res['avg']['certified_error']:.4f} (worst class {res['worst']['certified_error']:.4f})")
     return 0

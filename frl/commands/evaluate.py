@@ -41,6 +41,15 @@ def run(args) -> int:
                                  data_dir=args.data_dir, seed=args.seed, attack=args.attack, version=args.version,
                                  limit=args.limit, checkpoint=args.checkpoint)
     a = res["avg"]
-    print(f"{Path(out)}: avg std {a['std_error']:.4f} bndy {a['bndy_error']:.4f} rob {a['rob_error']:.4f}; "
-          f"worst rob {res['worst']['rob_error']:.4f}")
+    attack = res["attack"]
+    name = (f"AutoAttack {attack['version']}" if attack["name"] == "autoattack" else f"PGD-{attack['steps']}")
+    line = (f"{Path(out)}: {name}, {attack['norm']} eps {attack['eps']:.4g}: avg std {a['std_error']:.4f} "
+            f"bndy {a['bndy_error']:.4f} rob {a['rob_error']:.4f}; worst rob {res['worst']['rob_error']:.4f} (fractions)")
+    if attack["name"] == "autoattack":
+        gaps = [(g, i) for i, g in enumerate(res["gap_autoattack_minus_pgd"]) if g is not None]
+        g, i = max(gaps)
+        line += (f"; AutoAttack - PGD-{res['pgd']['attack']['steps']} robust error: avg "
+                 f"{a['rob_error'] - res['pgd']['avg']['rob_error']:+.4f}, largest {g:+.4f} (class "
+                 f"{res.get('class_names', [str(i)] * (i + 1))[i]})")
+    print(line)
     return 0

@@ -36,8 +36,17 @@ def _run_settings(runs_dir: Path) -> list[dict]:
         cfg = RunDir(cfg_path.parent).read_json(RunDir.CONFIG)
         if cfg is None:
             continue
-        rows.append({"run": str(cfg_path.parent.relative_to(runs_dir)), **{k: cfg.get(k) for k in SETTINGS}})
+        rows.append({"run": str(cfg_path.parent.relative_to(runs_dir)),
+                     **{k: cfg.get(k) if _applies(k, cfg.get("method")) else None for k in SETTINGS}})
     return rows
+
+
+def _applies(setting: str, method) -> bool:
+    """A method's own setting (beta, tau1, sigma, ...) is shown only for the methods that read it."""
+    from deep import methods
+
+    own = {s for name in methods.names() for s in methods.get(name).settings}
+    return setting not in own or (method in methods.names() and setting in methods.get(method).settings)
 
 
 def build_report(runs, out: Path) -> dict:
@@ -95,10 +104,15 @@ def render_html(rep: dict, runs) -> str:
         keys = list(rep["settings"][0])
         parts.append("<table><tr>" + "".join(f"<th>{k}</th>" for k in keys) + "</tr>")
         for r in rep["settings"]:
-            parts.append("<tr>" + "".join(f"<td>{html.escape(str(r[k]))}</td>" for k in keys) + "</tr>")
+            parts.append("<tr>" + "".join(f"<td>{html.escape(_cell(r[k]))}</td>" for k in keys) + "</tr>")
         parts.append("</table>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _cell(value) -> str:
+    """A settings cell: a setting that does not apply to the run's method (None) is blank."""
+    return "" if value is None else str(value)
 
 
 def render_markdown(rep: dict, runs, out: Path) -> str:
@@ -112,7 +126,7 @@ def render_markdown(rep: dict, runs, out: Path) -> str:
     if rep["settings"]:
         keys = list(rep["settings"][0])
         parts += ["| " + " | ".join(keys) + " |", "|---" * len(keys) + "|"]
-        parts += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rep["settings"]]
+        parts += ["| " + " | ".join(_cell(r[k]) for k in keys) + " |" for r in rep["settings"]]
     return "\n".join(parts) + "\n"
 
 

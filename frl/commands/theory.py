@@ -141,4 +141,6 @@ def run(args) -> int:
                 json.dump(res, fh, indent=2)
         except OSError as exc:
             raise UserError(f"cannot write {args.json}: {exc.strerror}", prog="frl theory") from None
+        print(f"{args.json}: the table as JSON (d={args.d}, K={args.K:g}, sigma={args.sigma:g}, eta={args.eta:g}, "
+              f"eps={args.eps:g})")
     return 0
