@@ -4,15 +4,17 @@ Usage:
     python benchmarks/epoch_time.py                       # GPU: PreAct-ResNet18 and WRN-28-10
     python benchmarks/epoch_time.py --device cpu --batches 2 --batch-size 16 --models preact_resnet18
 
-"Ours" is the project's real training step (``deep.train.train_epoch`` with PGD-AT): the
-uint8 dataset on the device, crop + flip there, input gradients only, bf16 autocast,
-channels_last, fused SGD and torch.compile on CUDA (``--no-compile`` to compare). "Plain" is
-written here in the style of the reference code: fp32, a DataLoader over CPU tensors with
-the augmentation on the CPU, and a PGD that calls ``loss.backward()`` (parameter gradients
-included) and recomputes the clean forward at every step. Both run in this process on the
-same device on CIFAR-10-sized synthetic data (N x 3 x 32 x 32 uint8); the epoch time is
-extrapolated from the timed batches to 50,000 images. CUDA events bracket the timed region
-only; compilation and warm-up batches run before it.
+"Ours" is the project's real training step (``deep.train.train_epoch`` with the method's own
+loss and attack, ``--method pgd_at | trades | frl_reweight_remargin``): the uint8 dataset on the
+device, crop + flip there, input gradients only, bf16 autocast, channels_last, fused SGD and
+torch.compile on CUDA (``--no-compile`` to compare). "Plain" is the loop a user of the method's
+reference code runs, fp32 with a DataLoader over CPU tensors and the augmentation on the CPU, in
+that code's style: for PGD-AT Rice et al.'s ``train_cifar.py`` (train mode, one forward and
+``loss.backward()`` per attack step, no clean forward); for TRADES and FRL the TRADES reference
+(eval mode, the clean forward recomputed at every step). Each row says which (``plain_style``).
+Both run in this process on the same device on CIFAR-10-sized synthetic data (N x 3 x 32 x 32
+uint8); the epoch time is extrapolated from the timed batches to 50,000 images. CUDA events
+bracket the timed region only; compilation and warm-up batches run before it.
 
 The floor: an epoch of PGD-10 AT does ~23 forward-equivalents per image (10 attack steps of
 forward + input-gradient backward, plus the training forward + backward); at 0.555 G (PreAct-
@@ -34,12 +36,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from deep.attacks import training_attack
-from deep.build import Run
+from deep.build import Run, build_method
 from deep.config import TrainConfig
 from deep.data import BatchLoader, TensorData, augment_crop_flip
 from deep.distributed import Dist
-from deep.methods import PGDAT
 from deep.models import build_model
 from deep.schedule import make_optimizer
 from deep.train import train_epoch
@@ -82,23 +82,24 @@ def synthetic(n, seed=0):
     return TensorData(x, torch.arange(n) % 10, tuple(str(i) for i in range(10)), augment=True)
 
 
-def time_ours(name, data, batch_size, batches, warmup, steps, device, fast, use_compile):
+def time_ours(name, data, batch_size, batches, warmup, steps, device, fast, use_compile, method="pgd_at"):
+    """Our real training step (deep.train.train_epoch) with the method's own loss and attack."""
     torch.manual_seed(0)
     model = build_model(name, 10, 3).to(device)
     if fast:
         model = model.to(memory_format=torch.channels_last)
-    cfg = TrainConfig(dataset="cifar10", model=name, method="pgd_at", lr=0.1, batch_size=batch_size, eps=EPS,
-                      attack_steps=steps, attack_step_size=STEP, progress=False)
+    init = {"init": "(not loaded: timing only)"} if method.startswith("frl") else {}
+    cfg = TrainConfig(dataset="cifar10", model=name, method=method, lr=0.1, batch_size=batch_size, eps=EPS,
+                      attack_steps=steps, attack_step_size=STEP, progress=False, **init)
     opt = make_optimizer(model.parameters(), cfg, device, fused=fast)
 
     def loader(n_batches):
         sub = TensorData(data.x[: n_batches * batch_size], data.y[: n_batches * batch_size], data.class_names, True)
         return BatchLoader(sub, batch_size, shuffle=True, device=device, channels_last=fast, drop_last=True)
 
-    attack = training_attack("ce", EPS, steps, STEP, mode="eval")
     run = Run(cfg=cfg, device=device, dist=Dist(), fast=fast, compile=use_compile, train_data=data, val_data=data,
               test_data=data, loaders={"train": loader(warmup)}, model=model, optimizer=opt, scheduler=None,
-              method=PGDAT(10, EPS, attack), train_model=torch.compile(model) if use_compile else model)
+              method=build_method(cfg, data.class_names), train_model=torch.compile(model) if use_compile else model)
     train_epoch(run, 0)  # compile and warm up outside the timed region
     run.loaders["train"] = loader(batches)
     with _Timer(device) as t:
@@ -106,21 +107,58 @@ def time_ours(name, data, batch_size, batches, warmup, steps, device, fast, use_
     return t.seconds / (batches * batch_size) * EPOCH_IMAGES
 
 
-def _plain_pgd(model, x, y, steps):
-    """The reference style: parameter gradients via backward(), the clean forward recomputed every step."""
-    x_adv = (x + torch.empty_like(x).uniform_(-EPS, EPS)).clamp(0, 1).detach()
+def _plain_pgd_rice(model, x, y, steps):
+    """PGD-AT reference style (Rice et al. 2020, train_cifar.py): the model stays in train mode, each step one
+    forward on x + delta and loss.backward() (parameter gradients included); no clean forward."""
+    delta = torch.empty_like(x).uniform_(-EPS, EPS)
+    delta = ((x + delta).clamp(0, 1) - x).requires_grad_(True)
+    for _ in range(steps):
+        loss = F.cross_entropy(model(x + delta), y)
+        loss.backward()
+        delta.data = (delta + STEP * delta.grad.sign()).clamp(-EPS, EPS)
+        delta.data = (x + delta.data).clamp(0, 1) - x
+        delta.grad.zero_()
+    return (x + delta).detach()
+
+
+def _plain_pgd_trades(model, x, y, steps):
+    """TRADES / FRL reference style (Zhang et al. trades.py; Xu et al. fair_robust): eval mode, a small Gaussian
+    start, the KL to the clean prediction with the clean forward recomputed at every step."""
+    x_adv = (x + 0.001 * torch.randn_like(x)).detach()
     for _ in range(steps):
         x_adv.requires_grad_(True)
-        clean = model(x)  # recomputed every step, as in the reference code
-        loss = F.cross_entropy(model(x_adv), y) + 0.0 * clean.sum()
-        model.zero_grad()
-        loss.backward()
-        x_adv = x_adv.detach() + STEP * x_adv.grad.sign()
+        loss_kl = F.kl_div(F.log_softmax(model(x_adv), 1), F.softmax(model(x), 1), reduction="sum")
+        (grad,) = torch.autograd.grad(loss_kl, [x_adv])
+        x_adv = x_adv.detach() + STEP * grad.sign()
         x_adv = torch.min(torch.max(x_adv, x - EPS), x + EPS).clamp(0, 1).detach()
     return x_adv
 
 
-def time_plain(name, data, batch_size, batches, warmup, steps, device):
+def _plain_step(method, model, opt, x, y, steps):
+    if method == "pgd_at":
+        model.train()
+        x_adv = _plain_pgd_rice(model, x, y, steps)
+        loss = F.cross_entropy(model(x_adv), y)
+    else:
+        model.eval()
+        x_adv = _plain_pgd_trades(model, x, y, steps)
+        model.train()
+        clean = model(x)
+        beta = 6.0 if method == "trades" else 1.0
+        loss = F.cross_entropy(clean, y) + beta * F.kl_div(F.log_softmax(model(x_adv), 1), F.softmax(clean, 1),
+                                                           reduction="batchmean")
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+
+
+PLAIN_STYLE = {"pgd_at": "Rice et al. 2020 (train mode, backward per step, no clean forward)",
+               "trades": "TRADES reference (eval mode, clean forward per step)",
+               "frl_reweight_remargin": "TRADES reference as in fair_robust (eval mode, clean forward per step)"}
+
+
+def time_plain(name, data, batch_size, batches, warmup, steps, device, method="pgd_at"):
+    """The loop a user of the method's reference code would run: fp32, a CPU DataLoader, CPU augmentation."""
     torch.manual_seed(0)
     model = build_model(name, 10, 3).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
@@ -132,14 +170,7 @@ def time_plain(name, data, batch_size, batches, warmup, steps, device):
                                          batch_size=batch_size, shuffle=True, drop_last=True)
         for x, y in dl:
             x = augment_crop_flip(x, g)  # on the CPU, before the copy
-            x, y = x.to(device), y.to(device)
-            model.eval()
-            x_adv = _plain_pgd(model, x, y, steps)
-            model.train()
-            loss = F.cross_entropy(model(x_adv), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            _plain_step(method, model, opt, x.to(device), y.to(device), steps)
 
     run(warmup)
     with _Timer(device) as t:
@@ -155,6 +186,8 @@ def main():
     ap.add_argument("--batches", type=int, default=20, help="timed batches per loop")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--attack-steps", type=int, default=10)
+    ap.add_argument("--method", choices=tuple(PLAIN_STYLE), default="pgd_at",
+                    help="the training step timed, ours and the reference style's (default pgd_at)")
     ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                     help="torch.compile our step (default: on CUDA)")
     ap.add_argument("--results", default=str(Path(__file__).with_name("results")))
@@ -167,17 +200,19 @@ def main():
     rows = []
     for model in args.models.split(","):
         ours = time_ours(model, data, args.batch_size, args.batches, args.warmup, args.attack_steps, device, fast,
-                         use_compile)
-        plain = time_plain(model, data, args.batch_size, args.batches, args.warmup, args.attack_steps, device)
+                         use_compile, args.method)
+        plain = time_plain(model, data, args.batch_size, args.batches, args.warmup, args.attack_steps, device,
+                           args.method)
         floor = (2 * args.attack_steps + 3) * MACS[model] * 2 * EPOCH_IMAGES / PEAK_BF16
-        row = {"device": name, "model": model, "attack_steps": args.attack_steps, "batch_size": args.batch_size,
+        row = {"device": name, "model": model, "method": args.method, "plain_style": PLAIN_STYLE[args.method],
+               "attack_steps": args.attack_steps, "batch_size": args.batch_size,
                "ours_epoch_s": round(ours, 3), "plain_epoch_s": round(plain, 3), "speedup": round(plain / ours, 2),
                "images_per_s": round(EPOCH_IMAGES / ours, 1), "floor_s_h100_bf16": round(floor, 2),
                "floor_fraction": round(floor / ours, 4), "compile": use_compile, "fast_path": fast,
                "timed_batches": args.batches, "torch": torch.__version__,
                "date": datetime.date.today().isoformat(), "kind": "gpu" if fast else "cpu"}
         rows.append(row)
-        print(f"{model:<16} ours {ours:9.2f} s/epoch ({EPOCH_IMAGES / ours:8.0f} img/s)   plain {plain:9.2f} s/epoch"
+        print(f"{model:<16} {args.method:<22} ours {ours:9.2f} s/epoch ({EPOCH_IMAGES / ours:8.0f} img/s)   plain {plain:9.2f} s/epoch"
               f"   speedup {plain / ours:5.2f}x   floor fraction {floor / ours:6.1%} (of {floor:.1f} s on an H100)")
     out = Path(args.results)
     out.mkdir(parents=True, exist_ok=True)

@@ -68,9 +68,11 @@ def test_standard_autoattack_reproduces_the_official_code_per_example(digits_pgd
 
 
 @needs_torchattacks
-def test_eval_json_names_the_autoattack_components(digits_pgd, tmp_path):
+def test_eval_json_names_the_autoattack_components(digits_pgd, tmp_path, capsys):
     assert main(["eval", digits_pgd, "--attack", "autoattack", "--limit", "20", "--steps", "5",
                  "--out", str(tmp_path / "aa.json")]) == 0
+    line = capsys.readouterr().out
+    assert "AutoAttack standard, linf eps 0.2" in line and "AutoAttack - PGD-5 robust error: avg +" in line
     res = json.load(open(tmp_path / "aa.json"))
     assert [c["name"] for c in res["attack"]["components"]] == ["apgd-ce", "apgd-t", "fab-t", "square"]
     # at least as strong in every class that the 20 examples hold (None: a class without an example)

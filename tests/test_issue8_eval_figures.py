@@ -51,11 +51,16 @@ def test_clopper_pearson_lower_bound_matches_scipys_exact_interval(k, n, alpha):
     assert lower_confidence_bound(k, n, alpha) == pytest.approx(ci.low, abs=1e-12)
 
 
-def test_gaussian_noise_training_and_certify(tmp_path):
+def test_gaussian_noise_training_and_certify(tmp_path, capsys):
     out = tmp_path / "gn"
     assert main(["train", *TINY, "--method", "gaussian_noise", "--sigma", "0.25", "--out", str(out)]) == 0
+    capsys.readouterr()
     assert main(["certify", str(out), "--sigma", "0.25", "--radius", "0.3", "--n", "200", "--n0", "20",
                  "--alpha", "0.01", "--limit", "60", "--predict"]) == 0
+    assert "warning" not in capsys.readouterr().err  # smoothed with the noise it was trained with
+    assert main(["certify", str(out), "--sigma", "0.5", "--n", "20", "--n0", "5", "--limit", "3"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: " in err and "trained with Gaussian noise at sigma 0.25" in err
     # a subset (--limit) goes to its own file, never over the full result
     assert not (out / "certify.json").exists()
     res = json.loads((out / "certify_limit60.json").read_text())

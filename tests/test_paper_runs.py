@@ -102,8 +102,10 @@ def test_fig3_ablation_on_digits_and_its_figure(tmp_path, capsys):
     pre = tmp_path / "pre"
     assert main(["train", "--dataset", "digits", "--method", "pgd_at", "--epochs", "2", "--out", str(pre), *TINY]) == 0
     out = tmp_path / "abl"
-    assert main(["ablation", "fig3", "--dataset", "digits", "--class", "8", "--init", str(pre), "--out", str(out),
+    # no --dataset: the --init run's config.json says digits
+    assert main(["ablation", "fig3", "--class", "8", "--init", str(pre), "--out", str(out),
                  "--epochs", "1", "--weights", "1,3", "--margins", "1,2", *[f"--train-arg={a}" for a in TINY]]) == 0
+    assert not (out / "margin_1").exists()  # factor 1 of both groups is one run, weight_1, trained once
     cfg = json.loads((out / "margin_2" / "config.json").read_text())
     assert cfg["class_eps"] == {"8": 2.0} and cfg["method"] == "trades"
     assert json.loads((out / "weight_3" / "config.json").read_text())["class_bndy_weight"] == {"8": 3.0}
@@ -111,6 +113,7 @@ def test_fig3_ablation_on_digits_and_its_figure(tmp_path, capsys):
     assert main(["figures", "fig3", "--runs", str(out), "--out", str(figs)]) == 0
     res = json.loads((figs / "fig3.json").read_text())
     assert [p["factor"] for p in res["weight"]] == [1.0, 3.0] and res["class"] == "8"
+    assert [p["factor"] for p in res["margin"]] == [1.0, 2.0] and res["margin"][0] == {**res["weight"][0]}
     assert main(["figures", "fig3", "--runs", str(tmp_path / "nothing"), "--out", str(figs)]) == 2
     assert "frl ablation fig3" in capsys.readouterr().err
 

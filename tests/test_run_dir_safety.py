@@ -256,6 +256,12 @@ def test_figures_all_and_report_skip_a_bad_results_file_and_draw_the_rest(finish
     assert main(["report", str(runs), "--out", str(tmp_path / "report.md")]) == 0
     report = (tmp_path / "report.md").read_text()
     assert "fig1" in report and "eval.json is not a valid result file" in report
+    settings = report.split("## Run settings")[1]
+    table = [line.strip("|").split("|") for line in settings.splitlines() if line.startswith("| ")]
+    header = [c.strip() for c in table[0]]
+    row = next([c.strip() for c in r] for r in table if r[0].strip() == "fig1/natural")
+    assert row[header.index("method")] == "pgd_at" and row[header.index("eps")] != ""
+    assert row[header.index("beta")] == row[header.index("sigma")] == row[header.index("tau1")] == ""  # not PGD-AT's
 
 
 def test_without_a_terminal_a_long_epoch_reports_its_batches(tmp_path, capsys, monkeypatch):
