@@ -56,7 +56,7 @@ FINETUNE_DEFAULTS = dict(epochs=40, lr=1e-3, lr_step_every=40)
 # Settings added after runs were first written: a saved config without them had these values,
 # so an older run directory still resumes.
 LEGACY_DEFAULTS = {"lr_schedule": "step", "lr_peak_at": 0.4, "frl_loss": "trades", "remargin_rule": "absolute",
-                   "init_checkpoint": "last"}
+                   "init_checkpoint": "last", "wat_eta": 0.1}
 
 _SQRT = re.compile(r"^sqrt\((.+)\)$")
 
@@ -264,6 +264,8 @@ class TrainConfig:
                                   "(R_bndy(f,i) - R_bndy(f) - tau2), eps_i >= eps (default); absolute = Eq. 11 as "
                                   "printed (R_bndy(f,i) - tau2)", "choice", choices=REMARGIN_RULES, group=_FT,
                                   frl_only=True)
+    wat_eta: float = _setting(0.1, "WAT: step size eta of the Hedge weights over class-wise validation losses "
+                              "(default 0.1, Li & Liu 2023)", "number", check=_GT0)
     # fixed per-class factors (Figure 3's ablation): {class name or index: factor}
     class_bndy_weight: dict = _setting({}, "fixed boundary-loss weight factor for one class (repeatable; Figure 3)",
                                        "factors", check=(lambda d: all(math.isfinite(v) and v >= 0
@@ -310,7 +312,7 @@ class TrainConfig:
         method = _method_registry().get(self.method)
         if method.attack_loss_for(self) is not None and not self.eps > 0:
             raise ConfigError(f"eps == {self.eps:g}: {self.method} needs eps > 0")
-        if method.needs_initial_validation and self.val_per_class == 0:
+        if method.reads_validation and self.val_per_class == 0:
             raise ConfigError(f"val_per_class == 0: {self.method} reads class-wise validation errors; "
                               f"use --val-per-class >= 1")
         if method.finetunes and self.init is None:
@@ -433,7 +435,16 @@ def add_train_arguments(p: argparse.ArgumentParser, out_required: bool = True) -
         target.add_argument(flag, **kw)
 
 
-class _FlagParser(argparse.ArgumentParser):
+class StrictParser(argparse.ArgumentParser):
+    """argparse without its one loophole: ``--seed=--`` would hand the command an empty list."""
+
+    def _get_values(self, action, arg_strings):
+        if action.nargs is None and list(arg_strings) == ["--"]:
+            raise argparse.ArgumentError(action, "expected one value, got '--'")
+        return super()._get_values(action, arg_strings)
+
+
+class _FlagParser(StrictParser):
     def error(self, message):  # noqa: D401 - argparse hook: a ConfigError instead of exit(2)
         raise ConfigError(message)
 

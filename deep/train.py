@@ -185,6 +185,7 @@ def _one_epoch(run: Run, rd: RunDir, epoch: int, log) -> None:
     if len(run.val_data):  # --val-per-class 0: no validation split, nothing to score
         p.last_val = evaluate_split(run, "val")
         p.last_ctrl = _controller_view(run, p.last_val)
+        run.method.observe(run.model, run.loaders["val"], run.dist.sum if run.dist.enabled else None)
         records.append({**common, "split": "val", **p.last_val})
     if epoch == cfg.epochs - 1 or (cfg.test_every and (epoch + 1) % cfg.test_every == 0):
         p.last_test = evaluate_split(run, "test")

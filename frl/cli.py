@@ -12,13 +12,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from deep.config import StrictParser
 from deep.errors import UsageError
 
 from . import __version__
 from .errors import UserError
 
 
-class _Parser(argparse.ArgumentParser):
+class _Parser(StrictParser):
     """argparse that reports a bad flag in one line (no usage dump) and exits 2; descriptions taken from
     docstrings lose their reStructuredText quotes (``frl run``) in --help."""
 

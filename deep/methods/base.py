@@ -58,6 +58,7 @@ class Method:
     finetunes = False  # starts from a pretrained model (--init) with the fine-tuning defaults
     controller_split = "val"  # the split whose class-wise errors on_epoch_start reads: "val" or "train"
     needs_initial_validation = False  # evaluate before the first epoch (for the controller)
+    reads_validation = False  # the controller needs the validation split (--val-per-class >= 1)
     settings: tuple = ()  # the TrainConfig settings of this method alone (what from_config reads beyond eps)
 
     @classmethod
@@ -95,6 +96,10 @@ class Method:
 
     def on_epoch_start(self, epoch: int, val: dict | None) -> None:
         """Controller step; plain methods do nothing."""
+
+    def observe(self, model, loader, reduce=None) -> None:
+        """After each epoch's evaluation: statistics of its own on the validation loader (WAT's class-wise
+        losses); ``reduce`` sums a tensor over processes. Plain methods observe nothing."""
 
     def state_dict(self) -> dict:
         return {"class_weights": self.class_weights.clone(), "eps_class": self.eps_class.clone()}

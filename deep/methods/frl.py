@@ -151,6 +151,7 @@ class FRL(TRADES):
     name = "frl"
     finetunes = True
     needs_initial_validation = True
+    reads_validation = True
     reweight_on, remargin_on = True, False  # what the registered subclass switches on
     settings = ("tau1", "tau2", "alpha1", "alpha2", "frl_variant", "frl_beta", "phi_limit", "eps_cap", "bndy_metric",
                 "frl_loss", "remargin_rule", "lr_step_every")
@@ -294,6 +295,7 @@ class BaselineReweight(PGDAT):
     order = 3
     finetunes = True
     needs_initial_validation = True
+    reads_validation = True
     controller_split = "train"
     settings = ("alpha1", "phi_limit")
 
