@@ -56,7 +56,8 @@ FINETUNE_DEFAULTS = dict(epochs=40, lr=1e-3, lr_step_every=40)
 # Settings added after runs were first written: a saved config without them had these values,
 # so an older run directory still resumes.
 LEGACY_DEFAULTS = {"lr_schedule": "step", "lr_peak_at": 0.4, "frl_loss": "trades", "remargin_rule": "absolute",
-                   "init_checkpoint": "last", "wat_eta": 0.1}
+                   "init_checkpoint": "last", "wat_eta": 0.1, "dafa_warmup": 70,
+                   "dafa_lambda": 1.0}
 
 _SQRT = re.compile(r"^sqrt\((.+)\)$")
 
@@ -266,6 +267,10 @@ class TrainConfig:
                                   frl_only=True)
     wat_eta: float = _setting(0.1, "WAT: step size eta of the Hedge weights over class-wise validation losses "
                               "(default 0.1, Li & Liu 2023)", "number", check=_GT0)
+    dafa_warmup: int = _setting(70, "DAFA: the epoch (1-based) whose adversarial outputs set the class weights "
+                                "(default 70, of the reference's 110)", "whole", check=_GE1)
+    dafa_lambda: float = _setting(1.0, "DAFA: scale lambda of the class weights (default 1.0 for CIFAR-10)", "number",
+                                  check=_GE0)
     # fixed per-class factors (Figure 3's ablation): {class name or index: factor}
     class_bndy_weight: dict = _setting({}, "fixed boundary-loss weight factor for one class (repeatable; Figure 3)",
                                        "factors", check=(lambda d: all(math.isfinite(v) and v >= 0
