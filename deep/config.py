@@ -311,6 +311,8 @@ class TrainConfig:
                 raise ConfigError(f"unknown {f.name} {value!r}; choose from {', '.join(meta['choices'])}")
             if meta["kind"] == "number" and not (isinstance(value, (int, float)) and math.isfinite(value)):
                 raise ConfigError(f"{f.name} == {value!r}, must be a finite number")
+            if meta["kind"] == "whole" and (not isinstance(value, int) or isinstance(value, bool)):
+                raise ConfigError(f"{f.name} == {value!r}, must be a whole number")
             if meta["check"] is not None and not meta["check"][0](value):
                 raise ConfigError(f"{f.name} == {_show(value)}, {meta['check'][1]}")
         check_radius(self.eps, self.norm, "eps")
