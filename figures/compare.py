@@ -1,0 +1,131 @@
+"""Robust-fairness methods compared over seeds: accuracy mean ± std and the rho metric against a base.
+
+Input: RUNS/<method>/<seed run>/eval.json (or RUNS/<method>/eval.json for one seed). Accuracies are
+1 - error of the eval files (clean: standard error; robust: the file's attack, PGD-20 by default),
+average over examples and worst class. rho (DAFA, Lee et al., ICLR 2024) per accuracy type:
+
+    rho = (worst - worst_base) / worst_base - (avg_base - avg) / avg_base,
+
+from the seed means, against the base method (TRADES in the published table): the relative gain of
+the worst class minus the relative loss of the average. The published numbers (DAFA's table) sit
+beside ours, from ``figures/data/paper_numbers.json`` ("later_methods").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from deep.run_dir import RunDir
+
+from . import style
+from .results import MissingResults, paper_numbers
+
+__all__ = ["compare_runs", "rho", "compare_markdown", "draw_compare", "published_key"]
+
+KEYS = ("clean_avg", "clean_worst", "rob_avg", "rob_worst")
+
+
+def rho(avg, worst, avg_base, worst_base) -> float | None:
+    """(worst - worst_base) / worst_base - (avg_base - avg) / avg_base; None when the base's accuracy is 0."""
+    if worst_base <= 0 or avg_base <= 0:
+        return None
+    return (worst - worst_base) / worst_base - (avg_base - avg) / avg_base
+
+
+def published_key(method: str) -> str:
+    """The row of the published table a run folder stands for (frl_reweight_remargin -> frl)."""
+    return "frl" if method.startswith("frl") else method.split("_")[0]
+
+
+def _accuracies(res: dict) -> dict:
+    return {"clean_avg": 1 - res["avg"]["std_error"], "clean_worst": 1 - res["worst"]["std_error"],
+            "rob_avg": 1 - res["avg"]["rob_error"], "rob_worst": 1 - res["worst"]["rob_error"]}
+
+
+def _seed_evals(folder: Path) -> dict:
+    """{seed run name: eval dict} of one method folder (the folder itself when it holds the eval)."""
+    own = RunDir(folder).read_eval()
+    if own is not None:
+        return {folder.name: own}
+    return {d.name: r for d in sorted(p for p in folder.iterdir() if p.is_dir())
+            if (r := RunDir(d).read_eval()) is not None}
+
+
+def compare_runs(runs, base: str) -> dict:
+    """Per method: accuracies per seed, mean and std (fractions), rho_nat / rho_rob against ``base``."""
+    root = Path(runs)
+    folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    methods = {f.name: ev for f in folders if (ev := _seed_evals(f))}
+    if base not in methods:
+        raise MissingResults(f"no evaluated runs of the base method {base!r} in {root} (expected "
+                             f"{root}/{base}/<seed>/eval.json); methods found: {', '.join(methods) or 'none'}")
+    out = {}
+    for name, evals in methods.items():
+        acc = {k: [_accuracies(r)[k] for r in evals.values()] for k in KEYS}
+        out[name] = {"seeds": list(evals), "n": len(evals), "per_seed": acc,
+                     "mean": {k: float(np.mean(v)) for k, v in acc.items()},
+                     "std": {k: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for k, v in acc.items()},
+                     "rob_error_per_class": np.mean([r["rob_error"] for r in evals.values()], axis=0).tolist(),
+                     "attack": next(iter(evals.values())).get("attack", {}).get("name", "pgd")}
+    b = out[base]["mean"]
+    for m in out.values():
+        mean = m["mean"]
+        m["rho_nat"] = rho(mean["clean_avg"], mean["clean_worst"], b["clean_avg"], b["clean_worst"])
+        m["rho_rob"] = rho(mean["rob_avg"], mean["rob_worst"], b["rob_avg"], b["rob_worst"])
+    names = next(iter(methods[base].values())).get("class_names")
+    return {"base": base, "runs": str(root), "methods": out, "class_names": names,
+            "published": _published()}
+
+
+def _published() -> dict:
+    spec = paper_numbers().get("later_methods", {})
+    acc = spec.get("accuracy", {})
+    base = acc.get(spec.get("base", "trades"))
+    rows = {}
+    for key, a in acc.items():
+        rows[key] = {**a, "rho_nat": rho(a["clean_avg"], a["clean_worst"], base["clean_avg"], base["clean_worst"]),
+                     "rho_rob": rho(a["rob_avg"], a["rob_worst"], base["rob_avg"], base["rob_worst"])}
+    return {"source": spec.get("source"), "rows": rows}
+
+
+def _signed(value) -> str:
+    return "— (base accuracy 0)" if value is None else f"{value:+.3f}"
+
+
+def compare_markdown(res: dict) -> str:
+    """One row per method: ours (mean ± std over seeds, %) and the published numbers, rho against the base."""
+    lines = [f"Accuracy (%), mean ± std over seeds; rho against {res['base']}. Published: {res['published']['source']}",
+             "", "| method | seeds | clean avg | clean worst | rob avg | rob worst | ρ_nat | ρ_rob | published rob avg / "
+             "worst, ρ_rob |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, m in res["methods"].items():
+        cells = [f"{100 * m['mean'][k]:.2f} ± {100 * m['std'][k]:.2f}" for k in KEYS]
+        pub = res["published"]["rows"].get(published_key(name))
+        ref = f"{pub['rob_avg']:.2f} / {pub['rob_worst']:.2f}, {pub['rho_rob']:.2f}" if pub else "—"
+        lines.append(f"| {name} | {m['n']} | " + " | ".join(cells) + f" | {_signed(m['rho_nat'])} | "
+                     f"{_signed(m['rho_rob'])} | {ref} |")
+    return "\n".join(lines) + "\n"
+
+
+def draw_compare(res: dict):
+    """Class-wise robust accuracy (mean over seeds) per method, with each method's rho_rob in the legend."""
+    methods = list(res["methods"])
+    first = res["methods"][methods[0]]["rob_error_per_class"]
+    names = res["class_names"] or [str(i) for i in range(len(first))]
+    k, width = len(names), 0.8 / max(len(methods), 1)
+    with style.use():
+        fig, ax = plt.subplots(figsize=(style.DOUBLE, 2.6))
+        for j, name in enumerate(methods):
+            m = res["methods"][name]
+            acc = 100 * (1 - np.array([np.nan if v is None else v for v in m["rob_error_per_class"]], dtype=float))
+            ax.bar(np.arange(k) + (j - (len(methods) - 1) / 2) * width, acc, width,
+                   label=f"{name} (ρ_rob {_signed(m['rho_rob'])}, {m['n']} seed{'s' * (m['n'] > 1)})")
+        ax.set_xticks(np.arange(k))
+        ax.set_xticklabels(names)
+        ax.set_ylabel("robust accuracy (%)")
+        ax.set_title(f"Class-wise robust accuracy, mean over seeds (base: {res['base']})")
+        ax.legend(frameon=False, fontsize=6.5, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+        fig.tight_layout()
+    return fig

@@ -1,0 +1,43 @@
+"""``frl compare RUNS --base trades --out DIR``: methods over seeds, mean ± std accuracy and rho against a base."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import UserError
+
+PROG = "frl compare"
+
+
+def register(sub) -> None:
+    p = sub.add_parser("compare", help="compare methods over seeds: accuracy mean ± std and rho against a base",
+                       description="Reads RUNS/<method>/<seed run>/eval.json; writes DIR/compare.json, compare.md and "
+                                   "compare.png (class-wise robust accuracy), with the published DAFA-table numbers.")
+    p.add_argument("runs", help="folder of method folders, each holding one run directory per seed")
+    p.add_argument("--base", default="trades", help="the base method folder for rho (default trades)")
+    p.add_argument("--out", default=None, help="output folder (default RUNS)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from deep.run_dir import write_json
+    from figures import style
+    from figures.compare import compare_markdown, compare_runs, draw_compare
+    from figures.results import MissingResults
+
+    try:
+        res = compare_runs(args.runs, args.base)
+    except MissingResults as exc:
+        raise UserError(str(exc), prog=PROG) from None
+    out = Path(args.out or args.runs)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create --out {out}: {exc.strerror}", prog=PROG) from None
+    write_json(out / "compare.json", res)
+    md = compare_markdown(res)
+    (out / "compare.md").write_text(md)
+    style.save(draw_compare(res), out, "compare")
+    print(md)
+    print(f"{out}/compare.json, compare.md, compare.png")
+    return 0
