@@ -263,3 +263,22 @@ def test_frl_loss_ablation_bad_input_is_one_line(tmp_path, capsys, extra, needle
     assert main(["ablation", "frl-loss", "--out", str(tmp_path / "o"), *extra]) == 2
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1, err
+
+
+def test_gpu_compare_script_runs_end_to_end_at_a_tiny_size(tmp_path):
+    """benchmarks/gpu_compare_fast.sh (issue 16): TRADES, WAT, DAFA, FRL from TRADES, then frl compare."""
+    _tiny_tgz(tmp_path / "tiny.tgz", per_class_train=4, per_class_test=2)
+    out = tmp_path / "out"
+    env = {**os.environ, "OUT": str(out), "RUNS": str(tmp_path / "runs"), "DATA": str(tmp_path / "data"),
+           "TGZ": str(tmp_path / "tiny.tgz"), "DEVICE": "cpu"}
+    tiny = ["--epochs", "1", "--model", "small_cnn", "--batch-size", "8", "--val-per-class", "1", "--attack-steps", "1",
+            "--eval-steps", "1"]
+    proc = subprocess.run(["bash", "benchmarks/gpu_compare_fast.sh", *tiny], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == ["compare.json", "compare.md", "compare.pdf", "compare.png",
+                                                     "log.txt", "machine.txt"]  # at most 8 files come back
+    res = json.loads((out / "compare.json").read_text())
+    assert sorted(res["methods"]) == ["dafa", "frl", "trades", "wat"] and res["base"] == "trades"
+    assert json.loads((tmp_path / "runs" / "frl" / "seed_0" / "config.json").read_text())["init"].endswith(
+        "trades/seed_0")
