@@ -13,6 +13,8 @@ mistake a user can fix.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from .attacks import default_eval_step, eval_attack
@@ -165,12 +167,11 @@ def _save_locked(run_dir, kind: str, compute, split: str, limit, out, command: s
     rd = RunDir(run_dir)
     if not rd.path.is_dir():
         raise RunDirError(f"{run_dir} is not a directory")
-    if out is not None:  # written elsewhere: the run directory is only read (it may be read-only)
+    # written elsewhere (``out``), the run directory is only read (it may be read-only): no lock
+    with rd.lock(command) if out is None else contextlib.nullcontext():
         res = {**compute(), **(extra or {})}
-        return write_json(out, res), res
-    with rd.lock(command):
-        res = {**compute(), **(extra or {})}
-        return rd.write_json(RunDir.result_name(kind, split, limit), res), res
+        path = write_json(out, res) if out is not None else rd.write_json(RunDir.result_name(kind, split, limit), res)
+    return path, res
 
 
 def evaluate_and_save(run_dir, out=None, extra=None, **kwargs):

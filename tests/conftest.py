@@ -53,3 +53,13 @@ import importlib.util  # noqa: E402
 needs_torchattacks = pytest.mark.skipif(
     importlib.util.find_spec("torchattacks") is None,
     reason="torchattacks is not installed: pip install --no-deps 'torchattacks>=3.4' (README, 'Set up')")
+
+
+class StopTraining(Exception):
+    """Raised by :func:`stop_after_first_epoch`: a run cut right after its first checkpoint."""
+
+
+def stop_after_first_epoch(msg):
+    """A train_run log that stops the run once epoch 1 is logged (after its checkpoint is written)."""
+    if str(msg).startswith("epoch 1/"):
+        raise StopTraining

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import StopTraining, stop_after_first_epoch
 import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -50,22 +51,13 @@ def test_class_similarity_is_the_per_class_mean_of_the_probabilities():
         dafa_weights(s, -1.0)
 
 
-class _Stop(Exception):
-    pass
-
-
-def _stop_after_first_epoch(msg):
-    if str(msg).startswith("epoch 1/"):
-        raise _Stop
-
-
 def test_dafa_sets_its_weights_after_the_warm_up_and_resumes_across_it_exactly(tmp_path):
     settings = dict(dataset="digits", method="dafa", epochs=2, dafa_warmup=1, attack_steps=2, eval_steps=2,
                     val_per_class=5, test_every=0, seed=2, progress=False)
     whole = TrainConfig(**settings, out=str(tmp_path / "whole"))
     train_run(whole, log=lambda m: None)
-    with pytest.raises(_Stop):
-        train_run(TrainConfig(**settings, out=str(tmp_path / "cut")), log=_stop_after_first_epoch)
+    with pytest.raises(StopTraining):
+        train_run(TrainConfig(**settings, out=str(tmp_path / "cut")), log=stop_after_first_epoch)
     train_run(TrainConfig(**settings, out=str(tmp_path / "cut"), resume=True), log=lambda m: None)
     timing = {"epoch_time", "images_per_s"}
     lines = [{k: v for k, v in r.items() if k not in timing} for r in RunDir(whole.out).read_metrics()]

@@ -157,15 +157,20 @@ def test_prepare_bad_source_is_one_line(tmp_path, capsys, sources, needle):
 # --- the prepared GPU script, at a tiny size on CPU ------------------------------------------------
 
 
-def test_gpu_script_runs_end_to_end_at_a_tiny_size(tmp_path):
+def _run_gpu_script(tmp_path, script, *args) -> Path:
+    """Run a prepared device script on CPU against a tiny CIFAR-10 archive; returns its $OUT."""
     _tiny_tgz(tmp_path / "tiny.tgz", per_class_train=4, per_class_test=2)
     out = tmp_path / "out"
     env = {**os.environ, "OUT": str(out), "RUNS": str(tmp_path / "runs"), "DATA": str(tmp_path / "data"),
            "TGZ": str(tmp_path / "tiny.tgz"), "DEVICE": "cpu"}
-    tiny = ["epochs=1", "model=small_cnn", "batch_size=8", "val_per_class=1", "attack_steps=1", "eval_steps=1"]
-    cmd = ["bash", "benchmarks/gpu_frl_fast.sh"] + [a for t in tiny for a in ("--train-set", t)]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(["bash", script, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return out
+
+
+def test_gpu_script_runs_end_to_end_at_a_tiny_size(tmp_path):
+    tiny = ["epochs=1", "model=small_cnn", "batch_size=8", "val_per_class=1", "attack_steps=1", "eval_steps=1"]
+    out = _run_gpu_script(tmp_path, "benchmarks/gpu_frl_fast.sh", *[a for t in tiny for a in ("--train-set", t)])
     files = sorted(p.name for p in out.iterdir())
     assert files == ["fast_frl.md", "log.txt", "machine.txt", "stages.json", "summary.json"]
     import tomllib
@@ -267,15 +272,9 @@ def test_frl_loss_ablation_bad_input_is_one_line(tmp_path, capsys, extra, needle
 
 def test_gpu_compare_script_runs_end_to_end_at_a_tiny_size(tmp_path):
     """benchmarks/gpu_compare_fast.sh (issue 16): TRADES, WAT, DAFA, FRL from TRADES, then frl compare."""
-    _tiny_tgz(tmp_path / "tiny.tgz", per_class_train=4, per_class_test=2)
-    out = tmp_path / "out"
-    env = {**os.environ, "OUT": str(out), "RUNS": str(tmp_path / "runs"), "DATA": str(tmp_path / "data"),
-           "TGZ": str(tmp_path / "tiny.tgz"), "DEVICE": "cpu"}
     tiny = ["--epochs", "1", "--model", "small_cnn", "--batch-size", "8", "--val-per-class", "1", "--attack-steps", "1",
             "--eval-steps", "1"]
-    proc = subprocess.run(["bash", "benchmarks/gpu_compare_fast.sh", *tiny], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    out = _run_gpu_script(tmp_path, "benchmarks/gpu_compare_fast.sh", *tiny)
     assert sorted(p.name for p in out.iterdir()) == ["compare.json", "compare.md", "compare.pdf", "compare.png",
                                                      "log.txt", "machine.txt"]  # at most 8 files come back
     res = json.loads((out / "compare.json").read_text())

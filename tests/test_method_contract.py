@@ -5,6 +5,7 @@ import math
 from dataclasses import fields
 
 import pytest
+from conftest import StopTraining, stop_after_first_epoch
 import torch
 
 from deep import methods
@@ -18,15 +19,6 @@ TINY = dict(dataset="digits", model="small_cnn", eps=0.2, attack_steps=1, eval_s
             test_every=0, batch_size=64, seed=1, progress=False)
 TIMING = {"epoch_time", "images_per_s"}
 FIELDS = {f.name: f for f in fields(TrainConfig)}
-
-
-class _Stop(Exception):
-    pass
-
-
-def _stop_after_first_epoch(msg):
-    if str(msg).startswith("epoch 1/"):  # logged after the epoch's checkpoint is written
-        raise _Stop
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +43,8 @@ def test_every_method_trains_resumes_exactly_and_round_trips_its_state(name, sta
     whole = _config(name, start, tmp_path / "whole")
     train_run(whole, log=lambda m: None)
     cut = _config(name, start, tmp_path / "cut")
-    with pytest.raises(_Stop):
-        train_run(cut, log=_stop_after_first_epoch)
+    with pytest.raises(StopTraining):
+        train_run(cut, log=stop_after_first_epoch)
     assert [r["epoch"] for r in _metrics(cut.out)] == [0]
     train_run(_config(name, start, tmp_path / "cut", resume=True), log=lambda m: None)
     reference = _metrics(whole.out)
