@@ -26,7 +26,7 @@ from .attacks import training_attack
 from .config import TrainConfig
 from .data import BatchLoader, TensorData, load_splits, validation_split
 from .distributed import Dist, setup
-from .errors import ConfigError
+from .errors import ConfigError, RunDirError
 from .models import model_for
 from .run_dir import RunDir
 from .schedule import lr_scheduler, make_optimizer
@@ -128,8 +128,13 @@ def load_init(cfg: TrainConfig, model) -> None:
     if not ckpt_path.exists():
         raise ConfigError(f"--init {cfg.init}: no {name} there (train one with `frl train --method pgd_at ...`)")
     try:
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        if path.is_dir():
+            ckpt = RunDir(path).load_model(cfg.init_checkpoint)
+        else:
+            ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         state, saved = ckpt["model"], ckpt.get("config", {})
+    except RunDirError as exc:
+        raise ConfigError(f"--init {cfg.init}: {exc}") from None
     except Exception:
         raise ConfigError(f"--init {cfg.init}: {ckpt_path} is not a checkpoint of this project") from None
     for key in ("dataset", "model", "normalize"):

@@ -29,6 +29,7 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 
 from .errors import ConfigError
+from .run_dir import RunDir
 
 __all__ = ["TrainConfig", "DATASET_DEFAULTS", "FINETUNE_DEFAULTS", "RUNTIME_KEYS", "add_train_arguments",
            "config_from_args", "config_from_dict", "settings_from_flags", "check_radius", "argparse_type", "parse_number", "parse_whole", "method_names"]
@@ -38,8 +39,8 @@ MODELS = ("small_cnn", "preact_resnet18", "wrn28_10")
 NORMS = ("linf", "l2")
 LR_SCHEDULES = ("step", "onecycle")
 FRL_LOSSES = ("trades", "pgd_at")
+BASE_LOSSES = ("trades", "pgd_at")
 REMARGIN_RULES = ("absolute", "relative")
-CHECKPOINTS = ("last", "best")
 
 # The paper's settings (Appendix A.1, Section 5.1): 200 epochs, SGD lr 0.1, momentum 0.9,
 # weight decay 5e-4, lr x0.1 at epochs 100 and 150, batch 128, PGD-10 with step 2/255 at
@@ -57,7 +58,8 @@ FINETUNE_DEFAULTS = dict(epochs=40, lr=1e-3, lr_step_every=40)
 # so an older run directory still resumes.
 LEGACY_DEFAULTS = {"lr_schedule": "step", "lr_peak_at": 0.4, "frl_loss": "trades", "remargin_rule": "absolute",
                    "init_checkpoint": "last", "wat_eta": 0.1, "dafa_warmup": 70,
-                   "dafa_lambda": 1.0}
+                   "dafa_lambda": 1.0, "base_loss": "trades", "cfa_lambda1": 0.5, "cfa_lambda2": 0.5, "cfa_begin": 10,
+                   "cfa_decay": 0.88, "cfa_threshold": 0.24}
 
 _SQRT = re.compile(r"^sqrt\((.+)\)$")
 
@@ -237,8 +239,9 @@ class TrainConfig:
     eval_random_start: bool = _setting(True, "random start of the evaluation PGD (default on)", "toggle")
     # fine-tuning methods (FRL, Baseline Reweight) start from a pretrained run
     init: str | None = _setting(None, "pretrained run directory or checkpoint file to start from", "text", group=_FT)
-    init_checkpoint: str = _setting("last", "which checkpoint of the --init run: last (default) or best (validation "
-                                    "robust error)", "choice", choices=CHECKPOINTS, group=_FT)
+    init_checkpoint: str = _setting("last", "which model of the --init run: last (default), best (validation robust "
+                                    "error) or averaged (cfa's weight average)", "choice", choices=RunDir.MODELS,
+                                    group=_FT)
     tau1: float = _setting(0.05, "standard-error constraint tau1 > 0 (default 0.05)", "number", check=_GT0, group=_FT)
     tau2: float = _setting(0.05, "boundary-error constraint tau2 > 0 (default 0.05)", "number", check=_GT0, group=_FT)
     alpha1: float = _setting(0.05, "multiplier step alpha1 >= 0 (default 0.05)", "number", check=_GE0, group=_FT)
@@ -271,6 +274,19 @@ class TrainConfig:
                                 "(default 70, of the reference's 110)", "whole", check=_GE1)
     dafa_lambda: float = _setting(1.0, "DAFA: scale lambda of the class weights (default 1.0 for CIFAR-10)", "number",
                                   check=_GE0)
+    base_loss: str = _setting("trades", "CFA, DAFA: the adversarial training they modify: trades (default) or "
+                              "pgd_at", "choice", choices=BASE_LOSSES)
+    cfa_lambda1: float = _setting(0.5, "CFA: margin eps_k = (lambda1 + r_k) eps, r_k the class's training robust "
+                                  "accuracy (default 0.5)", "number", check=_GE0)
+    cfa_lambda2: float = _setting(0.5, "CFA: regularisation beta_k = (lambda2 + r_k) beta / (1 + (lambda2 + r_k) "
+                                  "beta) (default 0.5)", "number", check=_GE0)
+    cfa_begin: int = _setting(10, "CFA: the first epoch (0-based) trained with calibrated margins and "
+                              "regularisation (default 10)", "whole", check=_GE1)
+    cfa_decay: float = _setting(0.88, "CFA: decay of the fairness-aware weight average, per epoch (default 0.88)",
+                                "number", check=(lambda v: 0 <= v < 1, "must be in [0, 1)"))
+    cfa_threshold: float = _setting(0.24, "CFA: the weight average takes an epoch's weights only when the worst "
+                                    "class's validation robust accuracy reaches this (default 0.24)", "number",
+                                    check=_GE0)
     # fixed per-class factors (Figure 3's ablation): {class name or index: factor}
     class_bndy_weight: dict = _setting({}, "fixed boundary-loss weight factor for one class (repeatable; Figure 3)",
                                        "factors", check=(lambda d: all(math.isfinite(v) and v >= 0

@@ -9,7 +9,8 @@ with ``eval.json`` (PGD-20, the paper's evaluation).
 A pipeline instead has ``[[stage]]`` tables, each with ``name`` and ``[stage.train]``, run in
 order into RUNS/<table>/<name>/<stage>/ (``init`` names an earlier stage); ``summary.json`` there
 collects every stage's six numbers. ``checkpoint = "best"`` in ``[run]`` or a ``[[stage]]``
-evaluates the checkpoint with the lowest validation robust error instead of the last.
+evaluates the checkpoint with the lowest validation robust error instead of the last;
+``checkpoint = "averaged"`` the weight average of a method that keeps one (CFA).
 """
 
 from __future__ import annotations
@@ -64,8 +65,9 @@ def _check_shape(cfg: dict, path) -> None:
         raise ConfigError(f"{path}: [run] table must be a relative folder name, got {run.get('table')!r}")
     for part in [cfg, *cfg.get("stage", [])]:
         where = part.get("run", {}) if part is cfg else part
-        if where.get("checkpoint", "last") not in ("last", "best"):
-            raise ConfigError(f"{path}: checkpoint == {where.get('checkpoint')!r}, must be last or best")
+        if where.get("checkpoint", "last") not in RunDir.MODELS:
+            raise ConfigError(f"{path}: checkpoint == {where.get('checkpoint')!r}, must be one of "
+                              f"{', '.join(RunDir.MODELS)}")
         if "certify" in part:
             _certify_settings(part["certify"], path)
 

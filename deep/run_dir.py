@@ -184,6 +184,9 @@ class RunDir:
     LOCK = ".lock"
     # the files that make a directory a run: any one of them is enough
     RUN_FILES = (CONFIG, METRICS, CHECKPOINT, BEST, EVAL, CERTIFY)
+    # the models a run can be evaluated with (frl eval --checkpoint): the last epoch's, the best by
+    # validation robust error, and the weight average of a method that keeps one (CFA)
+    MODELS = ("last", "best", "averaged")
 
     def __init__(self, path):
         self.path = Path(path)
@@ -440,3 +443,25 @@ class RunDir:
         if not isinstance(ckpt, dict) or "model" not in ckpt or "epoch" not in ckpt:
             raise RunDirError(f"{path} is not a checkpoint of this project")
         return ckpt
+
+    def load_model(self, which: str = "last", map_location="cpu") -> dict:
+        """The checkpoint dict whose ``model`` is the model ``which`` names (one of :attr:`MODELS`):
+        checkpoint.pt's, best.pt's, or the weight average checkpoint.pt's method state keeps.
+        RunDirError when the run holds no such model."""
+        if which not in self.MODELS:
+            raise RunDirError(f"checkpoint == {which!r}, must be one of {', '.join(self.MODELS)}")
+        path = self.best_path if which == "best" else self.checkpoint_path
+        ckpt = self.load_checkpoint(map_location, best=which == "best")
+        if ckpt is None:
+            hint = (" (it was trained before best checkpoints were kept, or has no validation split); use the last "
+                    "checkpoint") if which == "best" else ""
+            raise RunDirError(f"{self.path} has no {path.name}{hint}")
+        if which != "averaged":
+            return ckpt
+        method = ckpt.get("method")
+        averaged = method.get("averaged") if isinstance(method, dict) else None
+        if averaged is None:
+            raise RunDirError(f"{path} holds no averaged model: only cfa keeps one, from the first epoch whose "
+                              f"worst-class validation robust accuracy reaches --cfa-threshold; evaluate the last "
+                              f"checkpoint, or train with a lower threshold")
+        return {**ckpt, "model": averaged}

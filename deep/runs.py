@@ -42,8 +42,8 @@ def train_run(cfg: TrainConfig, log=print) -> RunDir:
 def load_trained(run_dir, split="test", data_dir=None, device=None, limit=None, checkpoint="last"):
     """A run directory's model (plain fp32 module, eval mode) and one split of its data.
 
-    ``checkpoint``: "last" (the final epoch's checkpoint.pt) or "best" (best.pt, the epoch with the
-    lowest validation robust error). Returns (cfg, model, data, train_data, checkpoint dict).
+    ``checkpoint``: "last" (the final epoch's checkpoint.pt), "best" (best.pt, the epoch with the
+    lowest validation robust error) or "averaged" (the weight average a method keeps: CFA's FAWA). Returns (cfg, model, data, train_data, checkpoint dict).
     Raises RunDirError when the directory holds no such model, ConfigError for a bad argument,
     DatasetError when the data cannot be loaded.
     """
@@ -60,10 +60,7 @@ def load_trained(run_dir, split="test", data_dir=None, device=None, limit=None, 
     if device is None:
         device = cfg.device if (cfg.device == "cpu" or torch.cuda.is_available()) else "cpu"
     resolve_device(str(device))  # a device that does not exist is named as such, before any file is read
-    if checkpoint == "best" and not rd.best_path.exists():
-        raise RunDirError(f"{run_dir} has no {RunDir.BEST} (it was trained before best checkpoints were kept, "
-                          f"or has no validation split); use the last checkpoint")
-    ckpt = rd.load_checkpoint(map_location=device, best=checkpoint == "best")
+    ckpt = rd.load_model(checkpoint, map_location=device)
     train_data, val, test = load_splits(cfg.dataset, cfg.data_dir, False, cfg.val_per_class, cfg.seed)
     data = test if split == "test" else val
     if len(data) == 0:
@@ -74,15 +71,15 @@ def load_trained(run_dir, split="test", data_dir=None, device=None, limit=None, 
     try:
         model.load_state_dict(ckpt["model"])
     except (RuntimeError, TypeError, AttributeError):
-        raise RunDirError(f"{rd.checkpoint_path if checkpoint == 'last' else rd.best_path} does not fit the "
-                          f"{cfg.model} of {rd.config_path}") from None
+        raise RunDirError(f"the {checkpoint} model of {run_dir} does not fit the {cfg.model} of "
+                          f"{rd.config_path}") from None
     model.eval()
     return cfg, model, data, train_data, ckpt
 
 
 def _check_selection(split="test", limit=None, checkpoint="last"):
-    if checkpoint not in ("last", "best"):
-        raise ConfigError(f"checkpoint == {checkpoint!r}, must be last or best")
+    if checkpoint not in RunDir.MODELS:
+        raise ConfigError(f"checkpoint == {checkpoint!r}, must be one of {', '.join(RunDir.MODELS)}")
     if split not in ("test", "val"):
         raise ConfigError(f"split == {split!r}, must be test or val")
     if limit is not None and limit < 1:

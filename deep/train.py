@@ -182,11 +182,13 @@ def _one_epoch(run: Run, rd: RunDir, epoch: int, log) -> None:
     common = {"epoch": epoch, "loss": loss, "epoch_time": seconds, "images_per_s": seen / seconds, "lr": lr,
               **run.method.log()}
     records = []
-    if len(run.val_data):  # --val-per-class 0: no validation split, nothing to score
+    has_val = len(run.val_data) > 0  # --val-per-class 0: no validation split, nothing to score
+    if has_val:
         p.last_val = evaluate_split(run, "val")
         p.last_ctrl = _controller_view(run, p.last_val)
-        run.method.observe(run.model, run.loaders["val"], run.dist.sum if run.dist.enabled else None)
         records.append({**common, "split": "val", **p.last_val})
+    run.method.observe(run.model, run.loaders["val"] if has_val else None,
+                       run.dist.sum if run.dist.enabled else None, val=p.last_val if has_val else None)
     if epoch == cfg.epochs - 1 or (cfg.test_every and (epoch + 1) % cfg.test_every == 0):
         p.last_test = evaluate_split(run, "test")
         records.append({**common, "split": "test", **p.last_test})

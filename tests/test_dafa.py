@@ -72,3 +72,26 @@ def test_dafa_sets_its_weights_after_the_warm_up_and_resumes_across_it_exactly(t
     hardest = int(torch.diagonal(s).argmin())
     assert float(w[hardest]) >= 1.0
     json.dumps(lines)
+
+
+def test_the_pgd_at_form_attacks_with_cross_entropy_and_weights_the_adversarial_loss(tmp_path):
+    from deep.build import build_method
+    from deep.methods.dafa import DAFA
+
+    cfg = TrainConfig(dataset="digits", method="dafa", base_loss="pgd_at", epochs=2, dafa_warmup=1, attack_steps=2,
+                      eval_steps=2, val_per_class=5, test_every=0, seed=2, progress=False, out=str(tmp_path / "at"))
+    method = build_method(cfg, tuple("0123456789"))
+    assert isinstance(method, DAFA) and method.attack.loss == "ce" and method.attack.random_start
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    x, y = torch.rand(40, 1, 8, 8), torch.arange(40) % 10
+    method.weights = torch.linspace(0.5, 1.5, 10, dtype=torch.float64)
+    method.eps_class = (method.weights * 0.2).float()
+    torch.manual_seed(0)
+    got = method.loss(model, x, y)
+    torch.manual_seed(0)
+    x_adv = method.attack(model, x, y, eps=method.sample_eps(y))
+    per = torch.nn.functional.cross_entropy(model(x_adv), y, reduction="none")
+    assert torch.allclose(got, (method.weights.float()[y] * per).mean())
+    train_run(cfg, log=lambda m: None)
+    w = RunDir(cfg.out).load_checkpoint()["method"]["weights"]
+    assert not torch.allclose(w, torch.ones(10, dtype=w.dtype))  # set after the warm-up epoch, as in TRADES form

@@ -88,8 +88,8 @@ def test_our_pgd_is_not_weaker_than_torchattacks(pgd_run):
     assert acc_ours <= acc_theirs + 0.005, (acc_ours, acc_theirs)
 
 
-def _cmd(out, *extra):
-    return [sys.executable, "-m", "frl", "train", *FAST, "--method", "pgd_at", "--epochs", "4", "--seed", "3",
+def _cmd(out, *extra, method=("--method", "pgd_at"), epochs=4):
+    return [sys.executable, "-m", "frl", "train", *FAST, *method, "--epochs", str(epochs), "--seed", "3",
             "--out", out, *extra]
 
 
@@ -125,6 +125,31 @@ def test_resume_after_sigkill_gives_exactly_the_uninterrupted_metrics(tmp_path):
         proc = subprocess.Popen(_cmd(out, "--resume"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert proc.wait(timeout=300) == 0 and kills >= 1
     assert _metrics(out) == _metrics(ref)
+
+
+# The later robust-fairness methods, each with its controller acting within three epochs: WAT's Hedge
+# weights, DAFA's class weights set after a warm-up of one epoch, CFA's margins and weight average.
+LATER = {"wat": ["--method", "wat"],
+         "dafa": ["--method", "dafa", "--dafa-warmup", "1"],
+         "cfa": ["--method", "cfa", "--cfa-begin", "1", "--cfa-threshold", "0"]}
+
+
+@pytest.mark.parametrize("name", sorted(LATER))
+def test_later_methods_resume_exactly_after_sigkill(name, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = lambda out, *extra: _cmd(out, *extra, method=LATER[name], epochs=3)  # noqa: E731
+    ref, out = str(tmp_path / "ref"), str(tmp_path / "killed")
+    ref_proc = subprocess.Popen(cmd(ref), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # alongside
+    proc = subprocess.Popen(cmd(out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for_progress(proc, os.path.join(out, "checkpoint.pt"), None)
+    time.sleep(random.Random(name).uniform(0.0, 1.0))  # somewhere in the second epoch
+    assert proc.poll() is None, "the run ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert subprocess.run(cmd(out, "--resume"), env=env, capture_output=True).returncode == 0
+    assert ref_proc.wait(timeout=300) == 0
+    assert _metrics(out) == _metrics(ref)
+    assert {r["epoch"] for r in _metrics(out)} == {0, 1, 2}
 
 
 def test_existing_run_is_not_overwritten_and_foreign_resume_is_refused(pgd_run, capsys):

@@ -5,8 +5,14 @@ A method owns its loss and its controller state. The loop calls
 * ``loss(model, x, y) -> scalar tensor`` once per batch (the model is in train mode);
 * ``on_epoch_start(epoch, val)`` before each epoch, with the latest class-wise
   validation errors (``None`` before any evaluation) - FRL's multiplier updates live here;
+* ``observe(model, loader, reduce, val)`` after each epoch's evaluation - statistics of its own
+  (WAT's validation losses), training statistics summed over processes (DAFA, CFA), weight
+  averaging (CFA);
 * ``state_dict()`` / ``load_state_dict()`` for an exact resume;
 * ``log()`` for the numbers to add to the epoch's metrics line.
+
+A method that averages weights (CFA) keeps the average in its state under ``averaged`` (a model
+state dict; None until the averaging starts); ``frl eval --checkpoint averaged`` evaluates it.
 
 Per-class loss weights (``class_weights``, shape (K,)) and per-class training radii
 (``eps_class``, shape (K,); per-sample eps = eps_class[y]) are first-class state of every
@@ -24,6 +30,7 @@ from __future__ import annotations
 import torch
 
 from ..attacks import PGD
+from ..distributed import unwrap_ddp
 
 __all__ = ["Method", "weighted_mean", "register", "registered"]
 
@@ -86,6 +93,19 @@ class Method:
     def sample_eps(self, y: torch.Tensor) -> torch.Tensor:
         return self.eps_class.to(y.device)[y]
 
+    def adversarial_forward(self, model, x, y, clean: bool = True):
+        """(clean logits or None, logits at the training attack's point) of a batch, each sample
+        attacked at its own radius ``eps_class[y]``.
+
+        With ``clean`` the clean forward comes first; a KL attack (TRADES) that runs in train mode
+        reuses its logits (one forward fewer), in eval mode it computes its own (TRADES' choice).
+        The attack runs on the module inside DDP (input gradients need no reducer).
+        """
+        clean_logits = model(x) if clean else None
+        reuse = clean_logits.detach() if clean and self.attack.mode == "train" else None
+        x_adv = self.attack(unwrap_ddp(model), x, y, eps=self.sample_eps(y), clean_logits=reuse)
+        return clean_logits, model(x_adv)
+
     def scale_boundary_weight(self, i: int, factor: float) -> None:
         """Multiply class i's weight in the robust (boundary) term (Figure 3's ablation)."""
         self.class_weights[i] *= factor
@@ -97,9 +117,12 @@ class Method:
     def on_epoch_start(self, epoch: int, val: dict | None) -> None:
         """Controller step; plain methods do nothing."""
 
-    def observe(self, model, loader, reduce=None) -> None:
-        """After each epoch's evaluation: statistics of its own on the validation loader (WAT's class-wise
-        losses); ``reduce`` sums a tensor over processes. Plain methods observe nothing."""
+    def observe(self, model, loader, reduce=None, val=None) -> None:
+        """After each epoch's training and evaluation, on every process: ``loader`` is the validation
+        loader (None without a validation split), ``val`` the class-wise validation errors just measured
+        (None without one), ``reduce`` sums a tensor over processes (None in a single process). WAT
+        scores the validation split here, DAFA and CFA sum their training statistics, CFA averages
+        weights. Plain methods observe nothing."""
 
     def state_dict(self) -> dict:
         return {"class_weights": self.class_weights.clone(), "eps_class": self.eps_class.clone()}

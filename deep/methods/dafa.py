@@ -15,7 +15,13 @@ Reference code: github.com/rucy74/DAFA (``utils.calculate_class_weights``, ``los
 * W scales each example's radius and PGD step (eps_y = W_y eps) and its clean cross-entropy term
   (mean of W_y CE); the KL term is TRADES' mean.
 
+The PGD-AT form (``base_loss="pgd_at"``, the reference's ``madry_loss``): the loss is the mean of
+W_y CE at the cross-entropy PGD point, radius and step scaled by W_y as above (the reference's
+``madry_loss`` also takes a second, unscaled step and clips to the unscaled radius after each
+scaled one; we follow the paper, where W scales the radius), from the project's uniform random start.
+
 The similarity sums and W are checkpointed, so a run resumed across the warm-up continues exactly.
+Under torchrun the sums of every process are added before W is set.
 """
 
 from __future__ import annotations
@@ -23,7 +29,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..distributed import unwrap_ddp
 from .base import register
 from .trades import TRADES, kl_per_sample
 
@@ -54,15 +59,17 @@ class DAFA(TRADES):
     name = "dafa"
     order = 9
     attack_loss = "kl"
-    settings = ("beta", "dafa_warmup", "dafa_lambda")
+    settings = ("beta", "base_loss", "dafa_warmup", "dafa_lambda")
 
-    def __init__(self, num_classes, eps=0.0, attack=None, beta=6.0, warmup=70, lam=1.0):
+    def __init__(self, num_classes, eps=0.0, attack=None, beta=6.0, warmup=70, lam=1.0, base="trades"):
         super().__init__(num_classes, eps, attack, beta=beta)
         if int(warmup) != warmup or warmup < 1:
             raise ValueError(f"dafa_warmup == {warmup}, must be a whole number >= 1")
         if not lam >= 0:
             raise ValueError(f"dafa_lambda == {lam}, must be >= 0")
-        self.warmup, self.lam = int(warmup), float(lam)
+        if base not in ("trades", "pgd_at"):
+            raise ValueError(f"base_loss == {base!r}, must be trades or pgd_at")
+        self.warmup, self.lam, self.base = int(warmup), float(lam), base
         k = self.num_classes
         self.weights = torch.ones(k, dtype=torch.float64)
         self.prob_sum = torch.zeros(k, k, dtype=torch.float64)
@@ -70,31 +77,43 @@ class DAFA(TRADES):
         self.recording = False
 
     @classmethod
+    def attack_loss_for(cls, cfg):
+        return "ce" if cfg.base_loss == "pgd_at" else "kl"
+
+    @classmethod
     def from_config(cls, cfg, num_classes, attack):
-        return cls(num_classes, cfg.eps, attack, beta=cfg.beta, warmup=cfg.dafa_warmup, lam=cfg.dafa_lambda)
+        return cls(num_classes, cfg.eps, attack, beta=cfg.beta, warmup=cfg.dafa_warmup, lam=cfg.dafa_lambda,
+                   base=cfg.base_loss)
 
     def on_epoch_start(self, epoch, val):
-        """Record during the warm-up epoch (0-based ``warmup - 1``); set W once, after it."""
-        if epoch == self.warmup and float(self.count.sum()) > 0:
-            prob_sum, count = self.prob_sum.clone(), self.count.clone()
-            if torch.distributed.is_available() and torch.distributed.is_initialized():
-                for t in (prob_sum, count):  # every process saw its shard of the warm-up epoch
-                    torch.distributed.all_reduce(t)
-            self.weights = dafa_weights(class_similarity(prob_sum, count), self.lam)
-            self.eps_class = (self.weights * self.eps).float()
+        """Record the adversarial outputs during the warm-up epoch (0-based ``warmup - 1``)."""
         self.recording = epoch == self.warmup - 1
 
+    def observe(self, model, loader, reduce=None, val=None):
+        """After the warm-up epoch: sum the similarity over processes and set W, once."""
+        if not self.recording or float(self.count.sum()) == 0:
+            return
+        prob_sum, count = self.prob_sum, self.count
+        if reduce is not None:  # every process saw its shard of the warm-up epoch
+            device = next(model.parameters()).device
+            both = reduce(torch.cat([prob_sum, count.unsqueeze(1)], dim=1).to(device)).cpu()
+            prob_sum, count = both[:, :-1], both[:, -1]
+        self.prob_sum, self.count = prob_sum.clone(), count.clone()
+        self.weights = dafa_weights(class_similarity(prob_sum, count), self.lam)
+        self.eps_class = (self.weights * self.eps).float()
+        self.recording = False
+
     def loss(self, model, x, y):
-        clean_logits = model(x)
-        reuse = clean_logits.detach() if self.attack.mode == "train" else None
-        x_adv = self.attack(unwrap_ddp(model), x, y, eps=self.sample_eps(y), clean_logits=reuse)
-        adv_logits = model(x_adv)
+        trades = self.base == "trades"
+        clean_logits, adv_logits = self.adversarial_forward(model, x, y, clean=trades)
         w = self.weights.to(x.device, torch.float32)[y]
-        nat = (w * F.cross_entropy(clean_logits, y, reduction="none")).mean()
         if self.recording:
             probs = F.softmax(adv_logits.detach().float(), 1).double()
             self.prob_sum.index_add_(0, y.cpu(), probs.cpu())
             self.count += torch.bincount(y.cpu(), minlength=self.num_classes).double()
+        if not trades:
+            return (w * F.cross_entropy(adv_logits, y, reduction="none")).mean()
+        nat = (w * F.cross_entropy(clean_logits, y, reduction="none")).mean()
         return nat + self.beta * kl_per_sample(adv_logits, clean_logits).mean()
 
     def state_dict(self):

@@ -6,7 +6,6 @@ with each sample's radius eps_class[y]; the outer loss is the class-weighted mea
 
 import torch.nn.functional as F
 
-from ..distributed import unwrap_ddp
 from .base import Method, register, weighted_mean
 
 
@@ -17,5 +16,5 @@ class PGDAT(Method):
     attack_loss = "ce"
 
     def loss(self, model, x, y):
-        x_adv = self.attack(unwrap_ddp(model), x, y, eps=self.sample_eps(y))
-        return weighted_mean(F.cross_entropy(model(x_adv), y, reduction="none"), self.sample_weights(y))
+        _, adv_logits = self.adversarial_forward(model, x, y, clean=False)
+        return weighted_mean(F.cross_entropy(adv_logits, y, reduction="none"), self.sample_weights(y))

@@ -10,7 +10,6 @@ carry separate per-class weights - ``class_weights`` on the natural term and
 import torch
 import torch.nn.functional as F
 
-from ..distributed import unwrap_ddp
 from .base import Method, register, weighted_mean
 
 
@@ -43,13 +42,9 @@ class TRADES(Method):
         return kl_per_sample(adv_logits, clean_logits)
 
     def loss(self, model, x, y):
-        clean_logits = model(x)
-        # the attack targets the clean prediction; in eval mode it computes its own (TRADES' choice),
-        # in train mode it reuses the logits above (one forward fewer)
-        reuse = clean_logits.detach() if self.attack.mode == "train" else None
-        x_adv = self.attack(unwrap_ddp(model), x, y, eps=self.sample_eps(y), clean_logits=reuse)
+        clean_logits, adv_logits = self.adversarial_forward(model, x, y)
         nat = weighted_mean(F.cross_entropy(clean_logits, y, reduction="none"), self.sample_weights(y))
-        bndy = weighted_mean(self.boundary_loss(model(x_adv), clean_logits, y),
+        bndy = weighted_mean(self.boundary_loss(adv_logits, clean_logits, y),
                              self.sample_weights(y, self.class_weights_bndy))
         return nat + self.beta * bndy
 

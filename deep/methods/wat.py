@@ -21,7 +21,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..distributed import unwrap_ddp
 from .base import register
 from .trades import TRADES, kl_per_sample
 
@@ -68,11 +67,9 @@ class WAT(TRADES):
         return cls(num_classes, cfg.eps, attack, beta=cfg.beta, eta=cfg.wat_eta)
 
     def loss(self, model, x, y):
-        clean_logits = model(x)
-        reuse = clean_logits.detach() if self.attack.mode == "train" else None
-        x_adv = self.attack(unwrap_ddp(model), x, y, eps=self.sample_eps(y), clean_logits=reuse)
+        clean_logits, adv_logits = self.adversarial_forward(model, x, y)
         nat = F.cross_entropy(clean_logits, y, reduction="none")
-        kl = kl_per_sample(model(x_adv), clean_logits)
+        kl = kl_per_sample(adv_logits, clean_logits)
         w = self.weights.to(x.device, torch.float32)
         per_class = (w[y] * (nat + self.beta * kl)).mean()
         return per_class + w[-1] * (nat.mean() + self.beta * kl.mean())
@@ -93,7 +90,7 @@ class WAT(TRADES):
             count += torch.bincount(y, minlength=k).double().cpu()
         return loss_sum, count
 
-    def observe(self, model, loader, reduce=None):
+    def observe(self, model, loader, reduce=None, val=None):
         """One Hedge step from the class-wise TRADES losses on the validation split."""
         was_training = model.training
         model.eval()
