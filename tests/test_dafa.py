@@ -27,9 +27,18 @@ def test_dafa_weights_follow_the_formula(k, lam, data):
     expected = np.ones(k)
     for i in range(k):
         for j in range(k):
-            if i != j:
-                expected[i] += (1 if s[i, i] < s[j, j] else -1) * lam * s[i, j] * s[j, j]
+            if i != j and s[i, i] < s[j, j]:
+                expected[i] += lam * s[i, j] * s[j, j]
+            elif i != j:
+                expected[i] -= lam * s[j, i] * s[i, i]
     assert np.allclose(dafa_weights(s, lam).numpy(), expected, rtol=1e-12, atol=1e-12)
+
+
+@given(st.integers(2, 8), st.floats(0, 3), st.data())
+def test_dafa_moves_weight_between_classes_without_creating_it(k, lam, data):
+    s = _similarity(k, data)
+    assume(len(set(np.diag(s))) == k)  # with a tie both classes of the pair give weight up
+    assert dafa_weights(s, lam).sum().item() == pytest.approx(k, rel=1e-12)
 
 
 @given(st.integers(2, 8), st.floats(0.01, 3), st.data())

@@ -1,17 +1,19 @@
 """DAFA: Distance-Aware Fair Adversarial training (Lee, Kim, Kim, Kwon and Choi, ICLR 2024, arXiv:2401.12532).
 
 Reference code: github.com/rucy74/DAFA (``utils.calculate_class_weights``, ``losses.trades_loss``,
-``train.py`` at commit 2dbfae0). The TRADES form:
+``train.py`` at commit c60ba83, which includes the rule's correction 74657cd of Sep. 2024). The TRADES form:
 
 * class weights W start at 1; during the warm-up epoch (``dafa_warmup``, 70 of 110 in the
   reference; 1-based) the softmax outputs on the adversarial training examples are averaged per
   class into the similarity matrix s (s_ij = mean probability of class j on examples of class i);
   after it, once,
 
-      W_i = 1 + lambda sum_{j != i} sign_ij s_ij s_jj,   sign_ij = +1 if s_ii < s_jj else -1,
+      W_i = 1 + lambda sum_{j: s_ii < s_jj} s_ij s_jj - lambda sum_{j != i: s_ii >= s_jj} s_ji s_ii,
 
-  so a class that is harder than the classes it is confused with (lower own confidence) gains weight
-  and an easier one gives it up (lambda = 1 on CIFAR-10);
+  so a class that is harder than a class it is confused with (lower own confidence) gains
+  lambda s_ij s_jj and that easier class gives up exactly as much (lambda = 1 on CIFAR-10): with
+  distinct confidences the weights sum to K. (Before 74657cd the reference subtracted s_ij s_jj
+  from the easier class, which does not conserve the total.)
 * W scales each example's radius and PGD step (eps_y = W_y eps) and its clean cross-entropy term
   (mean of W_y CE); the KL term is TRADES' mean.
 
@@ -43,15 +45,17 @@ def class_similarity(prob_sum, count) -> torch.Tensor:
 
 
 def dafa_weights(similarity, lam: float) -> torch.Tensor:
-    """W_i = 1 + lam sum_{j != i} sign_ij s_ij s_jj with sign_ij = +1 when s_ii < s_jj, else -1 (DAFA, Eq. of Sec. 4)."""
+    """W_i = 1 + lam sum_{j: s_ii < s_jj} s_ij s_jj - lam sum_{j != i: s_ii >= s_jj} s_ji s_ii (DAFA, Sec. 4;
+    the reference's ``calculate_class_weights`` as corrected in 74657cd)."""
     if not lam >= 0:
         raise ValueError(f"dafa_lambda == {lam}, must be >= 0")
     s = torch.as_tensor(similarity, dtype=torch.float64)
     diag = torch.diagonal(s)
-    sign = torch.where(diag.unsqueeze(1) < diag.unsqueeze(0), 1.0, -1.0).to(s.dtype)  # sign[i, j]
-    terms = sign * s * diag.unsqueeze(0)
-    terms.fill_diagonal_(0.0)
-    return 1.0 + lam * terms.sum(dim=1)
+    harder = diag.unsqueeze(1) < diag.unsqueeze(0)  # harder[i, j]: class i is less confident than class j
+    others = ~torch.eye(len(diag), dtype=torch.bool)
+    gain = torch.where(harder, s * diag.unsqueeze(0), 0.0)  # s_ij s_jj
+    loss = torch.where(~harder & others, s.T * diag.unsqueeze(1), 0.0)  # s_ji s_ii
+    return 1.0 + lam * (gain.sum(dim=1) - loss.sum(dim=1))
 
 
 @register
