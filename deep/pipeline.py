@@ -8,7 +8,11 @@ with ``eval.json`` (PGD-20, the paper's evaluation).
 
 A pipeline instead has ``[[stage]]`` tables, each with ``name`` and ``[stage.train]``, run in
 order into RUNS/<table>/<name>/<stage>/ (``init`` names an earlier stage); ``summary.json`` there
-collects every stage's six numbers. ``checkpoint = "best"`` in ``[run]`` or a ``[[stage]]``
+collects every stage's six numbers. Run over seeds (``seeds``, ``frl run --seeds 0 1 2``), every
+stage of seed N goes to RUNS/<table>/<name>/<stage>/seed_N/ with ``seed = N`` (its ``init``: the
+same seed's run of the earlier stage), the seeds one after another; ``compare = "<stage>"`` in
+``[run]`` then compares the stages over the seeds against that stage (``frl compare``'s files
+beside the stages). ``checkpoint = "best"`` in ``[run]`` or a ``[[stage]]``
 evaluates the checkpoint with the lowest validation robust error instead of the last;
 ``checkpoint = "averaged"`` the weight average of a method that keeps one (CFA).
 """
@@ -116,16 +120,24 @@ def parse_overrides(items) -> dict:
     return out
 
 
+def _in_group(part: dict, runs, name: str) -> Path:
+    """The run directory of run or stage ``name`` of the group ``part`` belongs to (its seed's, over seeds)."""
+    path = Path(runs) / part["run"].get("table", "") / name
+    seed = part["run"].get("seed")
+    return path if seed is None else path / f"seed_{seed}"
+
+
 def run_dir_of(part: dict, runs) -> RunDir:
-    return RunDir(Path(runs) / part["run"].get("table", "") / part["run"]["name"])
+    return RunDir(_in_group(part, runs, part["run"]["name"]))
 
 
 def stage_config(part: dict, runs, device=None, data_dir=None, download=False, where="") -> TrainConfig:
     """The TrainConfig of one run or stage: its [train] table, placed under RUNS, resumable."""
-    group = Path(runs) / part["run"].get("table", "")
     settings = dict(part["train"])
     if settings.get("init"):
-        settings["init"] = str(group / settings["init"])
+        settings["init"] = str(_in_group(part, runs, settings["init"]))
+    if part["run"].get("seed") is not None:
+        settings["seed"] = part["run"]["seed"]
     settings.update(out=str(run_dir_of(part, runs).path), resume=True)
     for key, value in (("device", device), ("data_dir", data_dir)):
         if value:
@@ -138,17 +150,25 @@ def stage_config(part: dict, runs, device=None, data_dir=None, download=False, w
 def run_stage(part: dict, runs, device=None, data_dir=None, download=False, source="", log=print) -> dict:
     """Train, evaluate (PGD-20, eval.json) and, with a [certify] table, certify one run; returns its eval."""
     init = part["train"].get("init")
-    group = Path(runs) / part["run"].get("table", "")
     if init is not None and not _name(init):
         raise ConfigError(f"[train] of {source}: init must name a run of the same table, got {init!r}")
-    if init and not RunDir(group / init).checkpoint_path.exists():
-        raise RunDirError(f"{source or 'the config'} starts from run {init!r}, which is missing in {group}: "
-                          f"run its config first (frl run {Path(source).with_name(init + '.toml')})")
+    if init and not RunDir(_in_group(part, runs, init)).checkpoint_path.exists():
+        raise RunDirError(f"{source or 'the config'} starts from run {init!r}, which is missing in "
+                          f"{_in_group(part, runs, init).parent}: run its config first "
+                          f"(frl run {Path(source).with_name(init + '.toml')})")
     cfg = stage_config(part, runs, device, data_dir, download, where=f"[train] of {source}" if source else "")
     rd = train_run(cfg, log=log)
     extra = {"config_file": str(source), "row": part["run"].get("row")}
+    checkpoint = part["run"].get("checkpoint", "last")
+    if checkpoint == "averaged":
+        try:
+            rd.load_model("averaged")
+        except RunDirError:  # a weight average that never started: say so, score the last model
+            log(f"warning: {rd.path} holds no averaged model (no epoch's worst class reached the averaging "
+                f"threshold, --cfa-threshold); scored with its last checkpoint, as its eval.json says")
+            checkpoint = "last"
     path, res = evaluate_and_save(rd.path, extra=extra, steps=20, device=device, data_dir=data_dir,
-                                  checkpoint=part["run"].get("checkpoint", "last"))
+                                  checkpoint=checkpoint)
     log(f"{path}")
     if "certify" in part and rd.read_certify() is None:
         c = _certify_settings(part["certify"], source)
@@ -159,22 +179,43 @@ def run_stage(part: dict, runs, device=None, data_dir=None, download=False, sour
 
 
 def run_pipeline(path, runs="runs", device=None, data_dir=None, download=False, overrides=None,
-                 log=print, markdown=None) -> dict:
-    """Every run or stage of a TOML file, in order; returns {stage name: eval dict}.
+                 log=print, markdown=None, seeds=None, compare=None) -> dict:
+    """Every run or stage of a TOML file, in order; returns {stage name: eval dict} (of the last seed).
 
     ``overrides`` ({setting: value}) replaces settings in every stage (``frl run --train-set``).
     A staged pipeline also writes ``summary.json`` (six numbers per stage) beside its stages, and
     ``summary.md`` = ``markdown(evals)`` when a ``markdown`` function is given (the command line
-    passes :func:`figures.pipeline.pipeline_markdown`).
+    passes :func:`figures.pipeline.pipeline_markdown`). ``seeds`` (a list) runs the whole pipeline once
+    per seed into seed_N folders (no summary: the stages are compared over the seeds instead).
+    When ``[run] compare`` names a stage and a ``compare(folder, base)`` function is given (the
+    command line passes one that writes ``frl compare``'s files), it is called after the last seed.
     """
-    parts = stages(load_pipeline(path))
-    for part in parts:
-        part["train"] = {**part["train"], **(overrides or {})}
-    evals = {p["run"]["name"]: run_stage(p, runs, device, data_dir, download, source=str(path), log=log)
-             for p in parts}
-    if len(parts) > 1:
+    cfg = load_pipeline(path)
+    if seeds is not None:
+        if not seeds or any(not isinstance(n, int) or n < 0 for n in seeds) or len(set(seeds)) != len(seeds):
+            raise ConfigError(f"--seeds {' '.join(map(str, seeds))}: distinct whole numbers >= 0 are required")
+        if "seed" in (overrides or {}):
+            raise ConfigError("--train-set seed=... and --seeds: give the seeds with --seeds only")
+    base = cfg["run"].get("compare")
+    names = [s["name"] for s in cfg.get("stage", [])]
+    if base is not None and base not in names:
+        raise ConfigError(f"{path}: [run] compare = {base!r} must name one of its stages ({', '.join(names) or 'none'})")
+    evals = {}
+    for seed in (seeds if seeds is not None else [None]):
+        parts = stages(cfg)
+        for part in parts:
+            part["train"] = {**part["train"], **(overrides or {})}
+            part["run"]["seed"] = seed
+        if seed is not None:
+            log(f"seed {seed}")
+        evals = {p["run"]["name"]: run_stage(p, runs, device, data_dir, download, source=str(path), log=log)
+                 for p in parts}
+    if len(names) > 1:
         group = RunDir(Path(runs) / parts[0]["run"]["table"])
-        group.write_summary({name: six_numbers(res) for name, res in evals.items()},
-                            markdown(evals) if markdown is not None else None)
-        log(f"{group.path / RunDir.SUMMARY}" + (f", {RunDir.SUMMARY_MD}" if markdown is not None else ""))
+        if seeds is None:
+            group.write_summary({name: six_numbers(res) for name, res in evals.items()},
+                                markdown(evals) if markdown is not None else None)
+            log(f"{group.path / RunDir.SUMMARY}" + (f", {RunDir.SUMMARY_MD}" if markdown is not None else ""))
+        if base is not None and compare is not None:
+            compare(group.path, base)
     return evals

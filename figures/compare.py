@@ -59,6 +59,7 @@ def compare_runs(runs, base: str) -> dict:
     root = Path(runs)
     folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     methods = {f.name: ev for f in folders if (ev := _seed_evals(f))}
+    methods = {name: methods[name] for name in sorted(methods, key=lambda n: (n != base, n))}  # the base first
     if base not in methods:
         raise MissingResults(f"no evaluated runs of the base method {base!r} in {root} (expected "
                              f"{root}/{base}/<seed>/eval.json); methods found: {', '.join(methods) or 'none'}")
@@ -69,7 +70,9 @@ def compare_runs(runs, base: str) -> dict:
                      "mean": {k: float(np.mean(v)) for k, v in acc.items()},
                      "std": {k: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for k, v in acc.items()},
                      "rob_error_per_class": np.mean([r["rob_error"] for r in evals.values()], axis=0).tolist(),
-                     "attack": next(iter(evals.values())).get("attack", {}).get("name", "pgd")}
+                     "attack": next(iter(evals.values())).get("attack", {}).get("name", "pgd"),
+                     # which model each seed's eval scored: last, best, or averaged (CFA's weight average)
+                     "checkpoints": sorted({r.get("checkpoint", "last") for r in evals.values()})}
     b = out[base]["mean"]
     for m in out.values():
         mean = m["mean"]
@@ -98,13 +101,13 @@ def _signed(value) -> str:
 def compare_markdown(res: dict) -> str:
     """One row per method: ours (mean ± std over seeds, %) and the published numbers, rho against the base."""
     lines = [f"Accuracy (%), mean ± std over seeds; rho against {res['base']}. Published: {res['published']['source']}",
-             "", "| method | seeds | clean avg | clean worst | rob avg | rob worst | ρ_nat | ρ_rob | published rob avg / "
-             "worst, ρ_rob |", "|---|---|---|---|---|---|---|---|---|"]
+             "", "| method | seeds | model | clean avg | clean worst | rob avg | rob worst | ρ_nat | ρ_rob | published rob "
+             "avg / worst, ρ_rob |", "|---|---|---|---|---|---|---|---|---|---|"]
     for name, m in res["methods"].items():
         cells = [f"{100 * m['mean'][k]:.2f} ± {100 * m['std'][k]:.2f}" for k in KEYS]
         pub = res["published"]["rows"].get(published_key(name))
         ref = f"{pub['rob_avg']:.2f} / {pub['rob_worst']:.2f}, {pub['rho_rob']:.2f}" if pub else "—"
-        lines.append(f"| {name} | {m['n']} | " + " | ".join(cells) + f" | {_signed(m['rho_nat'])} | "
+        lines.append(f"| {name} | {m['n']} | {' / '.join(m.get('checkpoints', ['last']))} | " + " | ".join(cells) + f" | {_signed(m['rho_nat'])} | "
                      f"{_signed(m['rho_rob'])} | {ref} |")
     return "\n".join(lines) + "\n"
 

@@ -136,3 +136,22 @@ def test_the_pgd_at_form_trains_with_calibrated_margins_and_a_fixed_step(tmp_pat
     last = _lines(cfg.out)[-1]
     assert last["cfa_beta"] is None and last["eps_class"] == pytest.approx(
         cfa_margins(last["train_rob_acc"], 0.5, 0.2).tolist(), rel=1e-6)
+
+
+def test_before_its_calibration_cfa_is_trades_divided_by_one_plus_beta():
+    """The equivalence configs/compare/{digits,cifar10_fast}.toml rely on: lr x (1 + beta) and weight decay
+    / (1 + beta) then give exactly TRADES' SGD steps (SGD is linear in the loss's gradient)."""
+    from deep.build import build_method
+
+    common = dict(dataset="digits", eps=0.2, attack_steps=3, beta=6.0, out="unused")
+    cfa = build_method(TrainConfig(method="cfa", **common), tuple("0123456789"))
+    trades = build_method(TrainConfig(method="trades", **common), tuple("0123456789"))
+    cfa.on_epoch_start(0, None)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+    x, y = torch.rand(50, 1, 8, 8), torch.arange(50) % 10
+    torch.manual_seed(1)
+    ours = cfa.loss(model, x, y)
+    torch.manual_seed(1)
+    theirs = trades.loss(model, x, y)
+    assert (ours * 7).item() == pytest.approx(theirs.item(), rel=1e-5)

@@ -7,7 +7,7 @@ import pytest
 from figures.compare import published_key, rho
 from frl.cli import main
 
-TINY = ["--dataset", "digits", "--epochs", "3", "--batch-size", "32", "--attack-steps", "2", "--eval-steps", "1",
+TINY = ["--dataset", "digits", "--epochs", "1", "--batch-size", "32", "--attack-steps", "2", "--eval-steps", "1",
         "--val-per-class", "5", "--test-every", "0"]
 
 
@@ -49,3 +49,100 @@ def test_frl_compare_on_digits_runs_with_two_seeds(tmp_path, capsys):
     assert (tmp_path / "cmp" / "compare.png").stat().st_size > 1000
     assert main(["compare", str(runs), "--base", "frl"]) == 2
     assert "no evaluated runs of the base method 'frl'" in capsys.readouterr().err
+
+
+# --- frl run over seeds: configs/compare/, every stage per seed, then the comparison ----------------
+
+SHRINK = [a for t in ("epochs=1", "attack_steps=1", "eval_steps=1", "val_per_class=5", "batch_size=64",
+                      "progress=false") for a in ("--train-set", t)]
+
+
+def test_frl_run_over_seeds_runs_every_stage_per_seed_and_compares_them(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    assert main(["run", "configs/compare/digits.toml", "--runs", str(runs), "--seeds", "0", "1", *SHRINK,
+                 "--train-set", "cfa_threshold=0"]) == 0
+    group = runs / "compare" / "digits"
+    for stage in ("trades", "wat", "dafa", "cfa", "frl"):
+        for seed in (0, 1):
+            cfg = json.loads((group / stage / f"seed_{seed}" / "config.json").read_text())
+            assert cfg["seed"] == seed and cfg["epochs"] == 1
+    frl = json.loads((group / "frl" / "seed_1" / "config.json").read_text())
+    assert frl["init"] == str(group / "trades" / "seed_1")  # the same seed's run of the earlier stage
+    res = json.loads((group / "compare.json").read_text())
+    assert list(res["methods"]) == ["trades", "cfa", "dafa", "frl", "wat"]
+    assert all(m["n"] == 2 for m in res["methods"].values())
+    assert res["methods"]["cfa"]["checkpoints"] == ["averaged"]  # threshold 0: every epoch is averaged
+    assert json.loads((group / "cfa" / "seed_0" / "eval.json").read_text())["checkpoint"] == "averaged"
+    assert "| cfa | 2 | averaged |" in (group / "compare.md").read_text()
+    assert not (group / "summary.json").exists()  # over seeds, the comparison replaces the per-stage summary
+
+
+def test_a_cfa_stage_whose_average_never_started_is_scored_with_its_last_model_and_says_so(tmp_path, capsys):
+    import tomllib
+
+    full = tomllib.loads(open("configs/compare/digits.toml").read())
+    keep = [s for s in full["stage"] if s["name"] in ("trades", "cfa")]
+    toml = '[run]\nname = "two"\ncompare = "trades"\n' + "".join(
+        f'[[stage]]\nname = "{s["name"]}"\ncheckpoint = "{s.get("checkpoint", "last")}"\n[stage.train]\n'
+        f'method = "{s["train"]["method"]}"\n' for s in keep)
+    (tmp_path / "two.toml").write_text(toml)
+    runs = tmp_path / "runs"
+    assert main(["run", str(tmp_path / "two.toml"), "--runs", str(runs), *SHRINK, "--train-set", "cfa_threshold=2"]) == 0
+    group = runs / "two"
+    assert json.loads((group / "cfa" / "eval.json").read_text())["checkpoint"] == "last"
+    assert "holds no averaged model" in capsys.readouterr().err
+    res = json.loads((group / "compare.json").read_text())  # one seed: each stage folder is the run itself
+    assert res["methods"]["cfa"]["checkpoints"] == ["last"] and (group / "summary.json").exists()
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--seeds", "1", "1"], "distinct whole numbers"),
+    (["--seeds", "0", "--train-set", "seed=3"], "give the seeds with --seeds only"),
+    (["--seeds", "-1"], "distinct whole numbers >= 0"),
+])
+def test_bad_seeds_are_one_line_errors(tmp_path, capsys, argv, needle):
+    assert main(["run", "configs/compare/digits.toml", "--runs", str(tmp_path), *argv]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1, err
+
+
+def test_compare_must_name_a_stage(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[run]\nname = "x"\ncompare = "nope"\n[[stage]]\nname = "a"\n[stage.train]\nmethod = "trades"\n'
+                   '[[stage]]\nname = "b"\n[stage.train]\nmethod = "wat"\n')
+    assert main(["run", str(bad), "--runs", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "compare = 'nope' must name one of its stages (a, b)" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("name", ["digits", "cifar10_fast", "cifar10_paper"])
+def test_comparison_configs_train_every_method_on_one_split_with_one_attack(name):
+    from pathlib import Path
+
+    from deep.pipeline import load_pipeline, stage_config, stages
+
+    path = Path("configs/compare") / f"{name}.toml"
+    cfg = load_pipeline(path)
+    assert cfg["run"]["compare"] == "trades"
+    parts = stages(cfg)
+    built = {}
+    for part in parts:
+        part["run"]["seed"] = 3
+        built[part["run"]["name"]] = stage_config(part, "runs")
+    assert list(built) == ["trades", "wat", "dafa", "cfa", "frl"]
+    assert [c.method for c in built.values()] == ["trades", "wat", "dafa", "cfa", "frl_reweight_remargin"]
+    shared = ("dataset", "model", "eps", "norm", "val_per_class", "batch_size", "attack_steps", "eval_steps", "seed")
+    for key in shared:  # the same data split, model, radius and attack for every method
+        assert len({getattr(c, key) for c in built.values()}) == 1, key
+    scratch = [c for n, c in built.items() if n != "frl"]
+    assert all(c.init is None for c in scratch) and len({c.epochs for c in scratch}) == 1
+    assert built["frl"].init.endswith("trades/seed_3") and built["frl"].frl_loss == "trades"
+    assert [p["run"]["checkpoint"] for p in parts] == ["last", "last", "last", "averaged", "last"]
+    assert len({c.beta for c in built.values() if c.method != "frl_reweight_remargin"}) == 1
+    cfa, trades = built["cfa"], built["trades"]
+    if name == "cifar10_paper":  # the reference's settings
+        assert (cfa.lr, cfa.weight_decay) == (trades.lr, trades.weight_decay) == (0.1, 5e-4)
+        assert (cfa.cfa_begin, cfa.cfa_threshold, built["dafa"].dafa_warmup, cfa.epochs) == (10, 0.24, 70, 110)
+    else:  # TRADES' SGD steps before the calibration (test_cfa: the loss is TRADES / (1 + beta))
+        assert cfa.lr == pytest.approx(trades.lr * (1 + trades.beta))
+        assert cfa.weight_decay == pytest.approx(trades.weight_decay / (1 + trades.beta))

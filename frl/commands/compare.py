@@ -19,17 +19,19 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def write_compare(runs, base: str, out=None, show=print) -> dict:
+    """Compare the method folders of ``runs`` against ``base``; write compare.json, .md and .png to ``out``
+    (default ``runs``); ``show`` gets the table and the paths. UserError for a missing base or an unwritable out."""
     from deep.run_dir import write_json
     from figures import style
     from figures.compare import compare_markdown, compare_runs, draw_compare
     from figures.results import MissingResults
 
     try:
-        res = compare_runs(args.runs, args.base)
+        res = compare_runs(runs, base)
     except MissingResults as exc:
         raise UserError(str(exc), prog=PROG) from None
-    out = Path(args.out or args.runs)
+    out = Path(out or runs)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -38,6 +40,11 @@ def run(args) -> int:
     md = compare_markdown(res)
     (out / "compare.md").write_text(md)
     style.save(draw_compare(res), out, "compare")
-    print(md)
-    print(f"{out}/compare.json, compare.md, compare.png")
+    show(md)
+    show(f"{out}/compare.json, compare.md, compare.png")
+    return res
+
+
+def run(args) -> int:
+    write_compare(args.runs, args.base, args.out)
     return 0

@@ -3,10 +3,14 @@
 The format is :mod:`deep.pipeline`'s: ``[run]`` (``name``, ``table``) and ``[train]`` (settings of
 ``frl train`` without the dashes), or ``[[stage]]`` tables run in order. A staged pipeline ends
 with ``summary.json`` and ``summary.md`` beside its stages: the six numbers per stage, each
-stage's change against the first, the targets, and the class-wise errors.
+stage's change against the first, the targets, and the class-wise errors. ``--seeds 0 1 2`` runs
+it once per seed; a config whose ``[run]`` says ``compare = "<stage>"`` (configs/compare/) ends with
+``frl compare``'s table and figure over the seeds.
 """
 
 from __future__ import annotations
+
+from ..parsing import whole
 
 PROG = "frl run"
 
@@ -19,6 +23,9 @@ def register(sub) -> None:
     p.add_argument("--device", default=None, help="cpu or cuda (default cpu)")
     p.add_argument("--data-dir", default=None, help="dataset location")
     p.add_argument("--download", action="store_true", help="download the dataset into --data-dir")
+    p.add_argument("--seeds", type=whole, nargs="+", default=None, metavar="N",
+                   help="run the whole config once per seed, into <stage>/seed_N (e.g. --seeds 0 1 2); with "
+                        "[run] compare = STAGE, the stages are then compared over the seeds (frl compare)")
     p.add_argument("--train-set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one [train] key in every stage (repeatable; a TOML value or a bare word, e.g. "
                         "epochs=1 or model=small_cnn); for quick trials, the run directories record it")
@@ -36,7 +43,10 @@ def run(args) -> int:
 
         resolve_device(args.device)  # named before the config is read
 
+    from .compare import write_compare
+
     run_pipeline(args.config, runs=args.runs, device=args.device, data_dir=args.data_dir, download=args.download,
                  overrides=parse_overrides(args.train_set), log=stderr_log,
-                 markdown=lambda evals: pipeline_markdown(evals, title=f"{args.config}"))
+                 markdown=lambda evals: pipeline_markdown(evals, title=f"{args.config}"), seeds=args.seeds,
+                 compare=lambda folder, base: write_compare(folder, base))
     return 0
