@@ -1,7 +1,8 @@
 """Robust-fairness methods compared over seeds: accuracy mean ± std and the rho metric against a base.
 
 Input: RUNS/<method>/<seed run>/eval.json (or RUNS/<method>/eval.json for one seed). Accuracies are
-1 - error of the eval files (clean: standard error; robust: the file's attack, PGD-20 by default),
+1 - error of the eval files (clean: standard error; robust: PGD, PGD-20 by default; and AutoAttack
+where the eval file is one, ``frl eval --attack autoattack``, which holds its PGD-20 numbers too),
 average over examples and worst class. rho (DAFA, Lee et al., ICLR 2024) per accuracy type:
 
     rho = (worst - worst_base) / worst_base - (avg_base - avg) / avg_base,
@@ -40,9 +41,22 @@ def published_key(method: str) -> str:
     return "frl" if method.startswith("frl") else method.split("_")[0]
 
 
+AA_KEYS = ("aa_avg", "aa_worst")
+
+
+def _pgd_part(res: dict) -> dict:
+    """The PGD errors of an eval file: the file itself, or its ``pgd`` entry when it is an AutoAttack file."""
+    return res["pgd"] if res.get("attack", {}).get("name") == "autoattack" and "pgd" in res else res
+
+
 def _accuracies(res: dict) -> dict:
-    return {"clean_avg": 1 - res["avg"]["std_error"], "clean_worst": 1 - res["worst"]["std_error"],
-            "rob_avg": 1 - res["avg"]["rob_error"], "rob_worst": 1 - res["worst"]["rob_error"]}
+    """Clean and PGD accuracies (average, worst class) and, for an AutoAttack file, AutoAttack's."""
+    pgd = _pgd_part(res)
+    out = {"clean_avg": 1 - res["avg"]["std_error"], "clean_worst": 1 - res["worst"]["std_error"],
+           "rob_avg": 1 - pgd["avg"]["rob_error"], "rob_worst": 1 - pgd["worst"]["rob_error"]}
+    if pgd is not res:
+        out.update(aa_avg=1 - res["avg"]["rob_error"], aa_worst=1 - res["worst"]["rob_error"])
+    return out
 
 
 def _seed_evals(folder: Path) -> dict:
@@ -65,11 +79,14 @@ def compare_runs(runs, base: str) -> dict:
                              f"{root}/{base}/<seed>/eval.json); methods found: {', '.join(methods) or 'none'}")
     out = {}
     for name, evals in methods.items():
-        acc = {k: [_accuracies(r)[k] for r in evals.values()] for k in KEYS}
+        per_seed = [_accuracies(r) for r in evals.values()]
+        keys = KEYS + (AA_KEYS if all("aa_avg" in a for a in per_seed) else ())  # AutoAttack: on every seed
+        acc = {k: [a[k] for a in per_seed] for k in keys}
         out[name] = {"seeds": list(evals), "n": len(evals), "per_seed": acc,
                      "mean": {k: float(np.mean(v)) for k, v in acc.items()},
                      "std": {k: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for k, v in acc.items()},
-                     "rob_error_per_class": np.mean([r["rob_error"] for r in evals.values()], axis=0).tolist(),
+                     "rob_error_per_class": np.mean([_pgd_part(r)["rob_error"] for r in evals.values()],
+                                                    axis=0).tolist(),
                      "attack": next(iter(evals.values())).get("attack", {}).get("name", "pgd"),
                      # which model each seed's eval scored: last, best, or averaged (CFA's weight average)
                      "checkpoints": sorted({r.get("checkpoint", "last") for r in evals.values()})}
@@ -78,6 +95,8 @@ def compare_runs(runs, base: str) -> dict:
         mean = m["mean"]
         m["rho_nat"] = rho(mean["clean_avg"], mean["clean_worst"], b["clean_avg"], b["clean_worst"])
         m["rho_rob"] = rho(mean["rob_avg"], mean["rob_worst"], b["rob_avg"], b["rob_worst"])
+        both = "aa_avg" in mean and "aa_avg" in b
+        m["rho_aa"] = rho(mean["aa_avg"], mean["aa_worst"], b["aa_avg"], b["aa_worst"]) if both else None
     names = next(iter(methods[base].values())).get("class_names")
     return {"base": base, "runs": str(root), "methods": out, "class_names": names,
             "published": _published()}
@@ -99,16 +118,24 @@ def _signed(value) -> str:
 
 
 def compare_markdown(res: dict) -> str:
-    """One row per method: ours (mean ± std over seeds, %) and the published numbers, rho against the base."""
-    lines = [f"Accuracy (%), mean ± std over seeds; rho against {res['base']}. Published: {res['published']['source']}",
-             "", "| method | seeds | model | clean avg | clean worst | rob avg | rob worst | ρ_nat | ρ_rob | published rob "
-             "avg / worst, ρ_rob |", "|---|---|---|---|---|---|---|---|---|---|"]
+    """One row per method: ours (mean ± std over seeds, %; robust: PGD, and AutoAttack where every seed has
+    it) and the published numbers, rho against the base."""
+    aa = any("aa_avg" in m["mean"] for m in res["methods"].values())
+    head = "| method | seeds | model | clean avg | clean worst | rob avg | rob worst |"
+    head += " AA avg | AA worst |" if aa else ""
+    head += " ρ_nat | ρ_rob |" + (" ρ_AA |" if aa else "") + " published rob avg / worst, ρ_rob |"
+    lines = [f"Accuracy (%), mean ± std over seeds; rob: the eval files' PGD{', AA: AutoAttack' if aa else ''}; "
+             f"rho against {res['base']}. Published: {res['published']['source']}", "", head,
+             "|" + "---|" * (head.count("|") - 1)]
     for name, m in res["methods"].items():
-        cells = [f"{100 * m['mean'][k]:.2f} ± {100 * m['std'][k]:.2f}" for k in KEYS]
+        keys = KEYS + (AA_KEYS if aa else ())
+        cells = [f"{100 * m['mean'][k]:.2f} ± {100 * m['std'][k]:.2f}" if k in m["mean"] else "—" for k in keys]
+        rhos = [_signed(m["rho_nat"]), _signed(m["rho_rob"])] + ([_signed(m.get("rho_aa")) if m.get("rho_aa")
+                                                                  is not None else "—"] if aa else [])
         pub = res["published"]["rows"].get(published_key(name))
         ref = f"{pub['rob_avg']:.2f} / {pub['rob_worst']:.2f}, {pub['rho_rob']:.2f}" if pub else "—"
-        lines.append(f"| {name} | {m['n']} | {' / '.join(m.get('checkpoints', ['last']))} | " + " | ".join(cells) + f" | {_signed(m['rho_nat'])} | "
-                     f"{_signed(m['rho_rob'])} | {ref} |")
+        lines.append(f"| {name} | {m['n']} | {' / '.join(m.get('checkpoints', ['last']))} | " + " | ".join(cells)
+                     + " | " + " | ".join(rhos) + f" | {ref} |")
     return "\n".join(lines) + "\n"
 
 

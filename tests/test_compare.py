@@ -146,3 +146,32 @@ def test_comparison_configs_train_every_method_on_one_split_with_one_attack(name
     else:  # TRADES' SGD steps before the calibration (test_cfa: the loss is TRADES / (1 + beta))
         assert cfa.lr == pytest.approx(trades.lr * (1 + trades.beta))
         assert cfa.weight_decay == pytest.approx(trades.weight_decay / (1 + trades.beta))
+
+
+def _eval_file(std, rob, aa=None):
+    """An eval.json as frl eval writes it: PGD, or AutoAttack with its PGD numbers under "pgd"."""
+    def errors(rob_error):
+        return {"avg": {"std_error": std, "bndy_error": rob_error - std, "rob_error": rob_error},
+                "worst": {"std_error": std + 0.1, "bndy_error": rob_error - std + 0.2, "rob_error": rob_error + 0.2},
+                "std_error": [std] * 10, "bndy_error": [rob_error - std] * 10, "rob_error": [rob_error] * 10,
+                "n_per_class": [5] * 10, "class_names": list("0123456789"), "checkpoint": "last"}
+    pgd = {**errors(rob), "attack": {"name": "pgd", "steps": 20}}
+    return pgd if aa is None else {**errors(aa), "attack": {"name": "autoattack"}, "pgd": pgd}
+
+
+def test_autoattack_columns_and_rho_appear_where_every_seed_has_autoattack(tmp_path, capsys):
+    files = {"trades": (0.2, 0.5, 0.55), "wat": (0.22, 0.48, 0.53), "dafa": (0.2, 0.45, None)}
+    for method, (std, rob, aa) in files.items():
+        for seed in (0, 1):
+            d = tmp_path / "runs" / method / f"seed_{seed}"
+            d.mkdir(parents=True)
+            (d / "eval.json").write_text(json.dumps(_eval_file(std, rob + 0.01 * seed, aa)))
+    assert main(["compare", str(tmp_path / "runs"), "--out", str(tmp_path / "cmp")]) == 0
+    res = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    trades, wat, dafa = (res["methods"][m] for m in ("trades", "wat", "dafa"))
+    assert trades["mean"]["rob_avg"] == pytest.approx(1 - 0.505)  # PGD from the AutoAttack file's "pgd"
+    assert wat["mean"]["aa_avg"] == pytest.approx(0.47) and wat["mean"]["aa_worst"] == pytest.approx(0.27)
+    assert wat["rho_aa"] == pytest.approx(rho(0.47, 0.27, 0.45, 0.25))
+    assert "aa_avg" not in dafa["mean"] and dafa["rho_aa"] is None  # no AutoAttack there: no AA numbers
+    md = (tmp_path / "cmp" / "compare.md").read_text()
+    assert "| AA avg | AA worst |" in md and "| dafa | 2 | last |" in md and " — | — |" in md
