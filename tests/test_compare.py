@@ -115,37 +115,46 @@ def test_compare_must_name_a_stage(tmp_path, capsys):
     assert "compare = 'nope' must name one of its stages (a, b)" in err and err.count("\n") == 1
 
 
-@pytest.mark.parametrize("name", ["digits", "cifar10_fast", "cifar10_paper"])
-def test_comparison_configs_train_every_method_on_one_split_with_one_attack(name):
+TRADES_BASE = {"trades": "trades", "wat": "wat", "dafa": "dafa", "cfa": "cfa", "frl": "frl_reweight_remargin"}
+PGD_AT_BASE = {"pgd_at": "pgd_at", "dafa": "dafa", "cfa": "cfa", "frl": "frl_reweight_remargin"}
+
+
+@pytest.mark.parametrize("name,expected", [("digits", TRADES_BASE), ("cifar10_fast", TRADES_BASE),
+                                           ("cifar10_paper", TRADES_BASE), ("digits_pgd_at", PGD_AT_BASE)])
+def test_comparison_configs_train_every_method_on_one_split_with_one_attack(name, expected):
     from pathlib import Path
 
+    from deep import methods
     from deep.pipeline import load_pipeline, stage_config, stages
 
-    path = Path("configs/compare") / f"{name}.toml"
-    cfg = load_pipeline(path)
-    assert cfg["run"]["compare"] == "trades"
+    cfg = load_pipeline(Path("configs/compare") / f"{name}.toml")
+    base = next(iter(expected))
+    assert cfg["run"]["compare"] == base
     parts = stages(cfg)
     built = {}
     for part in parts:
         part["run"]["seed"] = 3
         built[part["run"]["name"]] = stage_config(part, "runs")
-    assert list(built) == ["trades", "wat", "dafa", "cfa", "frl"]
-    assert [c.method for c in built.values()] == ["trades", "wat", "dafa", "cfa", "frl_reweight_remargin"]
+    assert {n: c.method for n, c in built.items()} == expected
     shared = ("dataset", "model", "eps", "norm", "val_per_class", "batch_size", "attack_steps", "eval_steps", "seed")
     for key in shared:  # the same data split, model, radius and attack for every method
         assert len({getattr(c, key) for c in built.values()}) == 1, key
+    # one attack loss for all: the base's (TRADES' KL or PGD-AT's cross-entropy)
+    assert len({methods.get(c.method).attack_loss_for(c) for c in built.values()}) == 1
     scratch = [c for n, c in built.items() if n != "frl"]
     assert all(c.init is None for c in scratch) and len({c.epochs for c in scratch}) == 1
-    assert built["frl"].init.endswith("trades/seed_3") and built["frl"].frl_loss == "trades"
-    assert [p["run"]["checkpoint"] for p in parts] == ["last", "last", "last", "averaged", "last"]
-    assert len({c.beta for c in built.values() if c.method != "frl_reweight_remargin"}) == 1
-    cfa, trades = built["cfa"], built["trades"]
+    assert built["frl"].init.endswith(f"{base}/seed_3") and built["frl"].frl_loss == base
+    assert [p["run"]["checkpoint"] for p in parts] == ["averaged" if n == "cfa" else "last" for n in built]
+    cfa, first = built["cfa"], built[base]
     if name == "cifar10_paper":  # the reference's settings
-        assert (cfa.lr, cfa.weight_decay) == (trades.lr, trades.weight_decay) == (0.1, 5e-4)
-        assert (cfa.cfa_begin, cfa.cfa_threshold, built["dafa"].dafa_warmup, cfa.epochs) == (10, 0.24, 70, 110)
-    else:  # TRADES' SGD steps before the calibration (test_cfa: the loss is TRADES / (1 + beta))
-        assert cfa.lr == pytest.approx(trades.lr * (1 + trades.beta))
-        assert cfa.weight_decay == pytest.approx(trades.weight_decay / (1 + trades.beta))
+        assert (cfa.lr, cfa.weight_decay) == (first.lr, first.weight_decay) == (0.1, 5e-4)
+        assert (cfa.cfa_begin, cfa.cfa_threshold, cfa.cfa_decay, built["dafa"].dafa_warmup, cfa.epochs) == \
+            (10, 0.24, 0.88, 70, 110)
+    elif base == "trades":  # TRADES' SGD steps before the calibration (test_cfa: the loss is TRADES / (1 + beta))
+        assert cfa.lr == pytest.approx(first.lr * (1 + first.beta))
+        assert cfa.weight_decay == pytest.approx(first.weight_decay / (1 + first.beta))
+    else:  # CFA's PGD-AT loss is PGD-AT's own
+        assert (cfa.lr, cfa.weight_decay) == (first.lr, first.weight_decay)
 
 
 def _eval_file(std, rob, aa=None):
