@@ -11,21 +11,10 @@
 # Back in $OUT (6 files): machine.txt, log.txt, compare.json, compare.md, compare.png, compare.pdf.
 # Arguments after the script name go to `frl run` (the CPU test shrinks the runs with --train-set).
 set -euo pipefail
-OUT=${OUT:-out}
 RUNS=${RUNS:-/tmp/frl_compare}
-DATA=${DATA:-/tmp/cifar10_q75}
-TGZ=${TGZ:-data/cifar10_jpeg_q75.tgz}
-DEVICE=${DEVICE:-cuda}
 SEED=${SEED:-0}
 CONFIG=configs/compare/cifar10_fast.toml
-mkdir -p "$OUT"
-export PYTHONPATH=$PWD PYTHONUNBUFFERED=1  # the GPU image has torch but no network: run from the tree
-{
-  date -u
-  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null || echo "no nvidia-smi"
-  python -c "import torch, sys; print('python', sys.version.split()[0], 'torch', torch.__version__)"
-} > "$OUT/machine.txt" 2>&1
-SECONDS=0
+source "$(dirname "$0")/gpu_env.sh"  # OUT DATA TGZ DEVICE, machine.txt, the clock
 log() { echo "[${SECONDS}s] $*" | tee -a "$OUT/log.txt"; }
 python -m frl prepare-cifar10 "$TGZ" --out "$DATA" 2>&1 | tee -a "$OUT/log.txt"
 log "frl run $CONFIG --seeds $SEED"

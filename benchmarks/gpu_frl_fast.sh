@@ -13,21 +13,8 @@
 # Arguments after the script name go to `frl run` (the CPU test passes --train-set overrides).
 # Numbers from this data are "CIFAR-10 (JPEG q75)".
 set -euo pipefail
-OUT=${OUT:-out}
-RUNS=${RUNS:-/tmp/frl_runs}
-DATA=${DATA:-/tmp/cifar10_q75}
-TGZ=${TGZ:-data/cifar10_jpeg_q75.tgz}
-DEVICE=${DEVICE:-cuda}
 CONFIG=${CONFIG:-configs/fast/cifar10_preact_frl.toml}
-mkdir -p "$OUT"
-export PYTHONPATH=$PWD PYTHONUNBUFFERED=1  # the GPU image has torch but no network: run from the tree
-{
-  date -u
-  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null || echo "no nvidia-smi"
-  python -c "import torch, sys; print('python', sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.version.cuda)"
-  nproc
-} > "$OUT/machine.txt" 2>&1
-SECONDS=0
+source "$(dirname "$0")/gpu_env.sh"  # OUT RUNS DATA TGZ DEVICE, machine.txt, the clock
 python -m frl prepare-cifar10 "$TGZ" --out "$DATA" 2>&1 | tee "$OUT/log.txt"
 echo "[${SECONDS}s] data ready" | tee -a "$OUT/log.txt"
 python -m frl run "$CONFIG" --runs "$RUNS" --device "$DEVICE" --data-dir "$DATA" "$@" 2>&1 | tee -a "$OUT/log.txt"

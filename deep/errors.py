@@ -24,3 +24,7 @@ class DatasetError(UsageError):
 
 class RunDirError(UsageError, ValueError):
     """A run directory that is missing, holds another run, lacks a file, or cannot be written."""
+
+
+class NoAveragedModel(RunDirError):
+    """The run keeps no weight average (its method averages none, or the averaging never started)."""

@@ -23,7 +23,7 @@ import tomllib
 from pathlib import Path
 
 from .config import TrainConfig, parse_number, parse_whole
-from .errors import ConfigError, RunDirError
+from .errors import ConfigError, NoAveragedModel, RunDirError
 from .run_dir import RunDir
 from .runs import certify_and_save, evaluate_and_save, six_numbers, train_run
 
@@ -159,16 +159,13 @@ def run_stage(part: dict, runs, device=None, data_dir=None, download=False, sour
     cfg = stage_config(part, runs, device, data_dir, download, where=f"[train] of {source}" if source else "")
     rd = train_run(cfg, log=log)
     extra = {"config_file": str(source), "row": part["run"].get("row")}
-    checkpoint = part["run"].get("checkpoint", "last")
-    if checkpoint == "averaged":
-        try:
-            rd.load_model("averaged")
-        except RunDirError:  # a weight average that never started: say so, score the last model
-            log(f"warning: {rd.path} holds no averaged model (no epoch's worst class reached the averaging "
-                f"threshold, --cfa-threshold); scored with its last checkpoint, as its eval.json says")
-            checkpoint = "last"
-    path, res = evaluate_and_save(rd.path, extra=extra, steps=20, device=device, data_dir=data_dir,
-                                  checkpoint=checkpoint)
+    score = dict(extra=extra, steps=20, device=device, data_dir=data_dir)
+    try:
+        path, res = evaluate_and_save(rd.path, checkpoint=part["run"].get("checkpoint", "last"), **score)
+    except NoAveragedModel:  # a weight average that never started: say so, score the last model
+        log(f"warning: {rd.path} holds no averaged model (no epoch's worst class reached the averaging "
+            f"threshold, --cfa-threshold); scored with its last checkpoint, as its eval.json says")
+        path, res = evaluate_and_save(rd.path, checkpoint="last", **score)
     log(f"{path}")
     if "certify" in part and rd.read_certify() is None:
         c = _certify_settings(part["certify"], source)

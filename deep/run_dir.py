@@ -42,7 +42,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-from .errors import RunDirError
+from .errors import NoAveragedModel, RunDirError
 
 __all__ = ["RunDir", "git_commit", "package_version", "write_json", "SIX", "six_numbers", "check_eval",
            "check_certify"]
@@ -461,7 +461,7 @@ class RunDir:
         method = ckpt.get("method")
         averaged = method.get("averaged") if isinstance(method, dict) else None
         if averaged is None:
-            raise RunDirError(f"{path} holds no averaged model: only cfa keeps one, from the first epoch whose "
-                              f"worst-class validation robust accuracy reaches --cfa-threshold; evaluate the last "
-                              f"checkpoint, or train with a lower threshold")
+            raise NoAveragedModel(f"{path} holds no averaged model: only cfa keeps one, from the first epoch whose "
+                                  f"worst-class validation robust accuracy reaches --cfa-threshold; evaluate the "
+                                  f"last checkpoint, or train with a lower threshold")
         return {**ckpt, "model": averaged}

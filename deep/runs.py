@@ -43,7 +43,8 @@ def load_trained(run_dir, split="test", data_dir=None, device=None, limit=None, 
     """A run directory's model (plain fp32 module, eval mode) and one split of its data.
 
     ``checkpoint``: "last" (the final epoch's checkpoint.pt), "best" (best.pt, the epoch with the
-    lowest validation robust error) or "averaged" (the weight average a method keeps: CFA's FAWA). Returns (cfg, model, data, train_data, checkpoint dict).
+    lowest validation robust error) or "averaged" (the weight average a method keeps: CFA's FAWA).
+    Returns (cfg, model, data, train_data, checkpoint dict).
     Raises RunDirError when the directory holds no such model, ConfigError for a bad argument,
     DatasetError when the data cannot be loaded.
     """

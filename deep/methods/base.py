@@ -32,7 +32,7 @@ import torch
 from ..attacks import PGD
 from ..distributed import unwrap_ddp
 
-__all__ = ["Method", "weighted_mean", "register", "registered"]
+__all__ = ["Method", "ClassSums", "weighted_mean", "register", "registered"]
 
 _REGISTRY: dict = {}
 
@@ -41,6 +41,40 @@ def weighted_mean(per_sample: torch.Tensor, weights: torch.Tensor) -> torch.Tens
     """sum_i w_i l_i / sum_i w_i: equals the plain mean when all weights are equal."""
     w = weights.to(per_sample.dtype)
     return (per_sample * w).sum() / w.sum().clamp_min(1e-12)
+
+
+class ClassSums:
+    """Per-class sums of per-example rows and per-class example counts over an epoch's training batches.
+
+    Accumulated on the batches' device (no host synchronisation per batch); :meth:`total` returns them
+    in float64 on the CPU, summed over processes with ``reduce``, and starts the next accumulation.
+    DAFA sums adversarial softmax outputs, CFA adversarial hits.
+    """
+
+    def __init__(self, num_classes: int):
+        self.num_classes = int(num_classes)
+        self.sums = self.count = None
+
+    @torch.no_grad()
+    def add(self, y: torch.Tensor, rows: torch.Tensor) -> None:
+        """Add row i of ``rows`` (shape (N, d)) to the sum of class y_i."""
+        rows = rows.detach().double()
+        if self.count is None:
+            self.sums = torch.zeros(self.num_classes, rows.shape[1], device=y.device, dtype=torch.float64)
+            self.count = torch.zeros(self.num_classes, device=y.device, dtype=torch.float64)
+        self.sums.index_add_(0, y, rows)
+        self.count.index_add_(0, y, torch.ones(len(y), device=y.device, dtype=torch.float64))
+
+    def total(self, reduce=None):
+        """(sums (K, d), counts (K,)) so far, on the CPU, over all processes; None if nothing was added."""
+        if self.count is None:
+            return None
+        both = torch.cat([self.sums, self.count.unsqueeze(1)], dim=1)
+        if reduce is not None:
+            both = reduce(both)
+        both = both.cpu()
+        self.sums = self.count = None
+        return both[:, :-1], both[:, -1]
 
 
 def register(cls):

@@ -34,7 +34,7 @@ import dataclasses
 import torch
 import torch.nn.functional as F
 
-from .base import Method, register
+from .base import ClassSums, Method, register
 from .trades import kl_per_sample
 
 __all__ = ["CFA", "cfa_margins", "cfa_betas", "average_weights"]
@@ -106,7 +106,7 @@ class CFA(Method):
         self.train_rob_acc = torch.full((k,), float("nan"), dtype=torch.float64)  # r_k of the last epoch
         self.averaged: dict | None = None
         self.averaged_updates = 0
-        self._correct = self._count = None  # this epoch's training counts (on the batches' device)
+        self._hits = ClassSums(k)  # this epoch's adversarial hits per class
 
     # -- the controller -------------------------------------------------------------------
     def on_epoch_start(self, epoch, val):
@@ -117,17 +117,14 @@ class CFA(Method):
                           else torch.full((self.num_classes,), self.eps, dtype=torch.float64)).float()
         self.beta_class = (cfa_betas(r, self.lam2, self.beta) if calibrate
                            else torch.full((self.num_classes,), self.beta / (1 + self.beta), dtype=torch.float64))
-        self._correct = self._count = None
+        self._hits = ClassSums(self.num_classes)
 
     def observe(self, model, loader, reduce=None, val=None):
         """The epoch's training robust accuracy per class (summed over processes), then FAWA's step."""
-        if self._count is not None:
-            both = torch.stack([self._correct, self._count])
-            if reduce is not None:
-                both = reduce(both)
-            correct, count = both.double().cpu()
-            self.train_rob_acc = correct / count.clamp_min(1)
-            self._correct = self._count = None
+        hits = self._hits.total(reduce)
+        if hits is not None:
+            correct, count = hits
+            self.train_rob_acc = correct[:, 0] / count.clamp_min(1)
         worst = None if val is None else val["worst"]["rob_error"]
         if worst is not None and 1 - worst >= self.threshold:
             self.averaged = average_weights(self.averaged, model.state_dict(), self.decay)
@@ -136,21 +133,12 @@ class CFA(Method):
     def loss(self, model, x, y):
         trades = self.base == "trades"
         clean_logits, adv_logits = self.adversarial_forward(model, x, y, clean=trades)
-        self._record(adv_logits, y)
+        self._hits.add(y, (adv_logits.argmax(1) == y).unsqueeze(1))
         if not trades:
             return F.cross_entropy(adv_logits, y)
         b = self.beta_class.to(x.device, torch.float32)[y]
         nat = F.cross_entropy(clean_logits, y, reduction="none")
         return ((1 - b) * nat + b * kl_per_sample(adv_logits, clean_logits)).mean()
-
-    @torch.no_grad()
-    def _record(self, adv_logits, y):
-        if self._count is None:
-            self._correct = torch.zeros(self.num_classes, device=y.device, dtype=torch.float64)
-            self._count = torch.zeros(self.num_classes, device=y.device, dtype=torch.float64)
-        hit = (adv_logits.argmax(1) == y).double()
-        self._correct.index_add_(0, y, hit)
-        self._count.index_add_(0, y, torch.ones_like(hit))
 
     # -- state ----------------------------------------------------------------------------
     def state_dict(self):

@@ -31,7 +31,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .base import register
+from .base import ClassSums, register
 from .trades import TRADES, kl_per_sample
 
 __all__ = ["DAFA", "dafa_weights", "class_similarity"]
@@ -79,6 +79,7 @@ class DAFA(TRADES):
         self.prob_sum = torch.zeros(k, k, dtype=torch.float64)
         self.count = torch.zeros(k, dtype=torch.float64)
         self.recording = False
+        self._probs = ClassSums(k)  # the warm-up epoch's adversarial softmax outputs per class
 
     @classmethod
     def attack_loss_for(cls, cfg):
@@ -95,15 +96,11 @@ class DAFA(TRADES):
 
     def observe(self, model, loader, reduce=None, val=None):
         """After the warm-up epoch: sum the similarity over processes and set W, once."""
-        if not self.recording or float(self.count.sum()) == 0:
+        sums = self._probs.total(reduce)  # every process saw its shard of the warm-up epoch
+        if not self.recording or sums is None:
             return
-        prob_sum, count = self.prob_sum, self.count
-        if reduce is not None:  # every process saw its shard of the warm-up epoch
-            device = next(model.parameters()).device
-            both = reduce(torch.cat([prob_sum, count.unsqueeze(1)], dim=1).to(device)).cpu()
-            prob_sum, count = both[:, :-1], both[:, -1]
-        self.prob_sum, self.count = prob_sum.clone(), count.clone()
-        self.weights = dafa_weights(class_similarity(prob_sum, count), self.lam)
+        self.prob_sum, self.count = sums
+        self.weights = dafa_weights(class_similarity(self.prob_sum, self.count), self.lam)
         self.eps_class = (self.weights * self.eps).float()
         self.recording = False
 
@@ -112,9 +109,7 @@ class DAFA(TRADES):
         clean_logits, adv_logits = self.adversarial_forward(model, x, y, clean=trades)
         w = self.weights.to(x.device, torch.float32)[y]
         if self.recording:
-            probs = F.softmax(adv_logits.detach().float(), 1).double()
-            self.prob_sum.index_add_(0, y.cpu(), probs.cpu())
-            self.count += torch.bincount(y.cpu(), minlength=self.num_classes).double()
+            self._probs.add(y, F.softmax(adv_logits.detach().float(), 1))
         if not trades:
             return (w * F.cross_entropy(adv_logits, y, reduction="none")).mean()
         nat = (w * F.cross_entropy(clean_logits, y, reduction="none")).mean()

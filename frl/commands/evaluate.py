@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from deep.run_dir import RunDir
+
 from ..parsing import number, whole
 
 PROG = "frl eval"
@@ -26,7 +28,7 @@ def register(sub) -> None:
     p.add_argument("--device", default=None, help="cpu or cuda (default: the run's device if available, else cpu)")
     p.add_argument("--data-dir", default=None, help="dataset location if it moved since training")
     p.add_argument("--seed", type=whole, default=0, help="seed of the attack's random start (default 0)")
-    p.add_argument("--checkpoint", choices=("last", "best", "averaged"), default="last",
+    p.add_argument("--checkpoint", choices=RunDir.MODELS, default="last",
                    help="which model: last (the final epoch, default), best (lowest validation robust error, "
                         "best.pt; never selected on the test split) or averaged (the weight average of cfa)")
     p.add_argument("--out", default=None, help="output JSON (default RUN/eval.json; RUN/eval_<split>_limit<N>.json for a subset)")
