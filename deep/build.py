@@ -1,15 +1,9 @@
 """A run in memory: the :class:`Run` dataclass and :func:`build_run`, which makes it from a config.
 
-The fast path, each trick with what it buys (on by default on CUDA, off on CPU; the same code):
-
-* the whole uint8 split on the device, crop + flip as tensor ops there: no host work per batch;
-* channels_last memory format: the layout cuDNN's fastest convolution kernels want;
-* bf16 autocast of the training step (attack included): tensor-core throughput, no loss scaling;
-* fused SGD: one kernel per step instead of one per parameter tensor;
-* torch.compile of the training forward (``compile``): fused elementwise ops, fewer launches;
-* cudnn.benchmark: the fastest convolution algorithm for the fixed input shape.
-
-Evaluation always uses the plain fp32 module.
+The speed tricks a run uses (bf16 autocast, channels_last, fused SGD, torch.compile, folded
+evaluation) are chosen per device and model in :mod:`deep.fast_path`, from measurements; the
+whole uint8 split lives on the device with crop + flip as tensor ops there; on CUDA
+cudnn.benchmark picks the fastest convolution for the fixed input shape. Evaluation is fp32.
 """
 
 from __future__ import annotations
@@ -27,6 +21,7 @@ from .config import TrainConfig
 from .data import BatchLoader, TensorData, load_splits, validation_split
 from .distributed import Dist, setup
 from .errors import ConfigError, RunDirError
+from .fast_path import FastPath, choose
 from .models import model_for
 from .run_dir import RunDir
 from .schedule import lr_scheduler, make_optimizer
@@ -52,8 +47,7 @@ class Run:
     cfg: TrainConfig
     device: torch.device
     dist: Dist
-    fast: bool
-    compile: bool
+    speed: FastPath  # the speed tricks in use (deep.fast_path)
     train_data: TensorData
     val_data: TensorData
     test_data: TensorData
@@ -147,9 +141,9 @@ def load_init(cfg: TrainConfig, model) -> None:
         raise ConfigError(f"--init {cfg.init}: its weights do not fit {cfg.model}") from None
 
 
-def _loaders(cfg: TrainConfig, method, data, fast: bool, shard: dict) -> dict:
+def _loaders(cfg: TrainConfig, method, data, channels_last: bool, shard: dict) -> dict:
     train_data, val, test = data
-    loaders = {"train": BatchLoader(train_data, cfg.batch_size, shuffle=True, seed=cfg.seed, channels_last=fast,
+    loaders = {"train": BatchLoader(train_data, cfg.batch_size, shuffle=True, seed=cfg.seed, channels_last=channels_last,
                                     **shard),
                "val": BatchLoader(val, 500, shuffle=False, **shard),
                "test": BatchLoader(test, 500, shuffle=False, **shard)}
@@ -165,19 +159,19 @@ def build_run(cfg: TrainConfig) -> Run:
     seed_everything(cfg.seed)
     dist_info, device_name = setup(cfg.device)
     device = resolve_device(device_name)
-    fast = cfg.fast if cfg.fast is not None else device.type == "cuda"
-    use_compile = cfg.compile if cfg.compile is not None else (fast and device.type == "cuda")
+    speed = choose(device, cfg.model, cfg.fast, cfg.compile)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     data = load_splits(cfg.dataset, cfg.data_dir, cfg.download, cfg.val_per_class, cfg.seed)
     train_data = data[0]
     model = model_for(cfg.model, cfg.dataset, train_data.num_classes, train_data.x.shape[1], cfg.normalize).to(device)
-    if fast:
+    if speed.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    opt = make_optimizer(model.parameters(), cfg, device, fused=fast)
+    opt = make_optimizer(model.parameters(), cfg, device, fused=speed.fused_sgd)
     method = build_method(cfg, train_data.class_names)
-    loaders = _loaders(cfg, method, data, fast, dict(device=device, rank=dist_info.rank, world=dist_info.world))
-    return Run(cfg=cfg, device=device, dist=dist_info, fast=fast, compile=use_compile, train_data=train_data,
+    loaders = _loaders(cfg, method, data, speed.channels_last, dict(device=device, rank=dist_info.rank,
+                                                                    world=dist_info.world))
+    return Run(cfg=cfg, device=device, dist=dist_info, speed=speed, train_data=train_data,
                val_data=data[1], test_data=data[2], loaders=loaders, model=model, optimizer=opt,
                scheduler=lr_scheduler(cfg, opt, len(loaders["train"])), method=method)
 
@@ -185,7 +179,7 @@ def build_run(cfg: TrainConfig) -> Run:
 def training_model(run: Run) -> torch.nn.Module:
     """The module the training step calls: compiled and/or wrapped in DDP as configured."""
     model = run.model
-    if run.compile:
+    if run.speed.compile:
         model = torch.compile(model)
     if run.dist.enabled:
         ids = [run.device.index] if run.device.type == "cuda" else None

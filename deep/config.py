@@ -35,7 +35,7 @@ __all__ = ["TrainConfig", "DATASET_DEFAULTS", "FINETUNE_DEFAULTS", "RUNTIME_KEYS
            "config_from_args", "config_from_dict", "settings_from_flags", "check_radius", "argparse_type", "parse_number", "parse_whole", "method_names"]
 
 DATASETS = ("digits", "cifar10", "svhn", "imagefolder")
-MODELS = ("small_cnn", "preact_resnet18", "wrn28_10")
+MODELS = ("small_cnn", "compact_cnn", "preact_resnet18", "wrn28_10")
 NORMS = ("linf", "l2")
 LR_SCHEDULES = ("step", "onecycle")
 FRL_LOSSES = ("trades", "pgd_at")
@@ -230,11 +230,13 @@ class TrainConfig:
                                 "2020)", "choice", choices=LR_SCHEDULES)
     lr_peak_at: float = _setting(0.4, "onecycle: fraction of the iterations at which the lr peaks (default 0.4)",
                                  "number", check=(lambda v: 0 <= v < 1, "must be in [0, 1)"))
-    # the fast path (default: on for CUDA, off for CPU): bf16 autocast, channels_last, fused SGD;
-    # torch.compile (default: with fast on CUDA). Evaluation always runs in fp32 without compile.
-    fast: bool | None = _setting(None, "bf16 autocast, channels_last, fused SGD (default: on with CUDA)", "toggle",
+    # the fast path (deep.fast_path; default: what was measured to help on this device and model: all
+    # on CUDA, per model on a CPU): bf16 autocast, channels_last, fused SGD, folded fp32 evaluation;
+    # torch.compile (default: on CUDA). Evaluation always runs in fp32 without compile.
+    fast: bool | None = _setting(None, "bf16 autocast, channels_last, fused SGD, folded fp32 evaluation (default: "
+                                 "what was measured to help: on with CUDA, per model on a CPU)", "toggle",
                                  runtime=True)
-    compile: bool | None = _setting(None, "torch.compile the training forward (default: on with --fast on CUDA)",
+    compile: bool | None = _setting(None, "torch.compile the training forward (default: on with the fast path on CUDA)",
                                     "toggle", runtime=True)
     eval_random_start: bool = _setting(True, "random start of the evaluation PGD (default on)", "toggle")
     # fine-tuning methods (FRL, Baseline Reweight) start from a pretrained run

@@ -19,11 +19,14 @@ samples, ``worst`` the largest class-wise error, as in the paper's tables.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-__all__ = ["ClasswiseCounts", "classwise_counts", "evaluate_classwise"]
+__all__ = ["ClasswiseCounts", "classwise_counts", "evaluate_classwise", "encode_examples", "decode_examples"]
 
 
 @dataclass
@@ -88,8 +91,9 @@ class ClasswiseCounts:
         return out
 
 
-def classwise_counts(model, x, y, num_classes, attack=None, eps=None) -> ClasswiseCounts:
-    """Counts for one batch. ``attack`` is a :class:`deep.attacks.PGD` (None: standard error only)."""
+def classwise_counts(model, x, y, num_classes, attack=None, eps=None, outcomes=None) -> ClasswiseCounts:
+    """Counts for one batch. ``attack`` is a :class:`deep.attacks.PGD` (None: standard error only).
+    ``outcomes``, a list, receives (labels, wrong clean, wrong clean or attacked) of the batch's examples."""
     with torch.no_grad():
         clean_logits = model(x)
     correct = clean_logits.argmax(1) == y
@@ -100,6 +104,8 @@ def classwise_counts(model, x, y, num_classes, attack=None, eps=None) -> Classwi
             adv_wrong = model(x_adv).argmax(1) != y
     flipped = correct & adv_wrong
     yk = y.long()
+    if outcomes is not None:
+        outcomes.append((yk.cpu(), (~correct).cpu(), (~correct | adv_wrong).cpu()))
     counts = ClasswiseCounts.zeros(num_classes)
     counts.n += torch.bincount(yk, minlength=num_classes).double().cpu()
     counts.nat += torch.bincount(yk[~correct], minlength=num_classes).double().cpu()
@@ -108,19 +114,65 @@ def classwise_counts(model, x, y, num_classes, attack=None, eps=None) -> Classwi
     return counts
 
 
-def evaluate_classwise(model, loader, num_classes, attack=None, class_names=None, reduce=None) -> dict:
+def evaluate_classwise(model, loader, num_classes, attack=None, class_names=None, reduce=None,
+                       examples: bool = False) -> dict:
     """Class-wise errors of ``model`` over a loader of (x, y) batches, in fp32 and eval mode.
 
     ``reduce``, if given, maps the stacked (3, K) counts to their sum over processes (DDP).
+    ``examples`` adds each example's outcome (``examples``, :func:`encode_examples`; one process
+    only), from which confidence intervals and paired comparisons are computed.
     """
     was_training = model.training
     model.eval()
     total = ClasswiseCounts.zeros(num_classes)
+    outcomes = [] if examples else None
     try:
         for x, y in loader:
-            total.add_(classwise_counts(model, x.float(), y, num_classes, attack))
+            total.add_(classwise_counts(model, x.float(), y, num_classes, attack, outcomes=outcomes))
     finally:
         model.train(was_training)
     if reduce is not None:
         total = ClasswiseCounts.from_tensor(reduce(total.as_tensor()))
-    return total.rates(class_names)
+    out = total.rates(class_names)
+    if examples:
+        out["examples"] = encode_examples(*(torch.cat(parts).numpy() for parts in zip(*outcomes)))
+    return out
+
+
+def encode_examples(labels, std_wrong, rob_wrong) -> dict:
+    """Per-example outcomes in the split's order, compact enough for eval.json: labels as uint8 (or
+    int16 beyond 256 classes) and the two flags as packed bits, each base64 text.
+
+    ``std_wrong``: misclassified clean (R_nat); ``rob_wrong``: misclassified clean or under the attack
+    (R_rob); the boundary error of an example is ``rob_wrong and not std_wrong``.
+    """
+    labels = np.asarray(labels)
+    dtype = "uint8" if labels.max(initial=0) < 256 else "int16"
+
+    def b64(raw: bytes) -> str:
+        return base64.b64encode(raw).decode("ascii")
+
+    return {"n": int(labels.size), "encoding": "base64; labels little-endian " + dtype + ", flags numpy packbits",
+            "labels": b64(labels.astype("<" + ("u1" if dtype == "uint8" else "i2")).tobytes()),
+            "std_wrong": b64(np.packbits(np.asarray(std_wrong, dtype=bool)).tobytes()),
+            "rob_wrong": b64(np.packbits(np.asarray(rob_wrong, dtype=bool)).tobytes())}
+
+
+def decode_examples(d: dict):
+    """(labels int64, std_wrong bool, rob_wrong bool) arrays of :func:`encode_examples`' dict.
+
+    Raises ValueError for a dict that is not one (missing keys, wrong lengths, rob_wrong missing an
+    example that std_wrong has)."""
+    try:
+        n = int(d["n"])
+        dtype = "<i2" if "int16" in d["encoding"] else "<u1"
+        labels = np.frombuffer(base64.b64decode(d["labels"], validate=True), dtype=dtype).astype(np.int64)
+        flags = [np.unpackbits(np.frombuffer(base64.b64decode(d[k], validate=True), dtype=np.uint8))[:n].astype(bool)
+                 for k in ("std_wrong", "rob_wrong")]
+    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+        raise ValueError(f"not an examples record ({type(exc).__name__}: {exc})") from None
+    if labels.size != n or any(f.size != n for f in flags):
+        raise ValueError(f"examples record of {n} examples has {labels.size} labels / {[f.size for f in flags]} flags")
+    if np.any(flags[0] & ~flags[1]):
+        raise ValueError("examples record: an example wrong on the clean input must count as robust error too")
+    return labels, flags[0], flags[1]

@@ -15,6 +15,13 @@ same seed's run of the earlier stage), the seeds one after another; ``compare = 
 beside the stages). ``checkpoint = "best"`` in ``[run]`` or a ``[[stage]]``
 evaluates the checkpoint with the lowest validation robust error instead of the last;
 ``checkpoint = "averaged"`` the weight average of a method that keeps one (CFA).
+``also_score = ["best"]`` (in ``[run]`` or a stage) scores those checkpoints too, into
+``eval_best.json`` beside ``eval.json``; a checkpoint holding the very model already scored (best.pt
+of the last epoch) gets that result, marked ``same_model_as``. A stage whose result file is already
+there for the model it holds is not scored again, so a resumed pipeline redoes no finished work.
+``summary = "<stage>"`` in ``[run]`` of a pipeline run over seeds writes ``summary.json`` /
+``summary.md`` after every seed: the stages over the seeds so far with 95 % intervals and the
+paired changes against that stage (:mod:`figures.seeds`).
 """
 
 from __future__ import annotations
@@ -72,6 +79,9 @@ def _check_shape(cfg: dict, path) -> None:
         if where.get("checkpoint", "last") not in RunDir.MODELS:
             raise ConfigError(f"{path}: checkpoint == {where.get('checkpoint')!r}, must be one of "
                               f"{', '.join(RunDir.MODELS)}")
+        also = where.get("also_score", [])
+        if not isinstance(also, list) or any(a not in RunDir.MODELS for a in also):
+            raise ConfigError(f"{path}: also_score == {also!r}, must be a list of {', '.join(RunDir.MODELS)}")
         if "certify" in part:
             _certify_settings(part["certify"], path)
 
@@ -100,7 +110,8 @@ def stages(cfg: dict) -> list[dict]:
     if "stage" not in cfg:
         return [cfg]
     group = f"{cfg['run'].get('table', '')}/{cfg['run']['name']}".strip("/")
-    return [{"run": {"name": s["name"], "table": group, "row": s.get("row"), "checkpoint": s.get("checkpoint", "last")},
+    return [{"run": {"name": s["name"], "table": group, "row": s.get("row"), "checkpoint": s.get("checkpoint", "last"),
+                     "also_score": s.get("also_score", cfg["run"].get("also_score", []))},
              "train": s["train"],
              **({"certify": s["certify"]} if "certify" in s else {})} for s in cfg["stage"]]
 
@@ -160,19 +171,61 @@ def run_stage(part: dict, runs, device=None, data_dir=None, download=False, sour
     rd = train_run(cfg, log=log)
     extra = {"config_file": str(source), "row": part["run"].get("row")}
     score = dict(extra=extra, steps=20, device=device, data_dir=data_dir)
-    try:
-        path, res = evaluate_and_save(rd.path, checkpoint=part["run"].get("checkpoint", "last"), **score)
-    except NoAveragedModel:  # a weight average that never started: say so, score the last model
-        log(f"warning: {rd.path} holds no averaged model (no epoch's worst class reached the averaging "
-            f"threshold, --cfa-threshold); scored with its last checkpoint, as its eval.json says")
-        path, res = evaluate_and_save(rd.path, checkpoint="last", **score)
-    log(f"{path}")
+    res = _scored(rd, RunDir.EVAL, part["run"].get("checkpoint", "last"))
+    if res is None:
+        try:
+            path, res = evaluate_and_save(rd.path, checkpoint=part["run"].get("checkpoint", "last"), **score)
+        except NoAveragedModel:  # a weight average that never started: say so, score the last model
+            log(f"warning: {rd.path} holds no averaged model (no epoch's worst class reached the averaging "
+                f"threshold, --cfa-threshold); scored with its last checkpoint, as its eval.json says")
+            path, res = evaluate_and_save(rd.path, checkpoint="last", **score)
+        log(f"{path}")
+    for which in part["run"].get("also_score", []):
+        _score_also(rd, which, res, score, log)
     if "certify" in part and rd.read_certify() is None:
         c = _certify_settings(part["certify"], source)
         path, _ = certify_and_save(rd.path, c["sigma"], c.get("radius", 0.5), c.get("n", 100_000), c.get("n0", 100),
                                    c.get("alpha", 0.001), limit=c.get("limit"), device=device, data_dir=data_dir)
         log(f"{path}")
     return res
+
+
+def _model_epoch(rd: RunDir, which: str) -> int | None:
+    """The epoch of the model ``which`` of a run (None when the run holds no such model)."""
+    try:
+        return int(rd.load_model(which)["epoch"])
+    except RunDirError:
+        return None
+
+
+def _scored(rd: RunDir, name: str, which: str) -> dict | None:
+    """The result file ``name`` if it is a PGD-20 score of the model ``which`` the run holds now (for
+    ``averaged``: or of the last model, scored instead when no average exists); else None."""
+    try:
+        res = rd.read_eval(name)
+    except RunDirError:
+        return None
+    accepted = (which, "last") if which == "averaged" else (which,)
+    if res is None or res.get("attack", {}).get("steps") != 20 or res.get("checkpoint") not in accepted:
+        return None
+    return res if res.get("epoch") == _model_epoch(rd, res["checkpoint"]) else None
+
+
+def _score_also(rd: RunDir, which: str, primary: dict, score: dict, log) -> None:
+    """eval_<which>.json: the result of the model ``which`` (the primary's own, when it is that model)."""
+    name = f"eval_{which}.json"
+    if which == primary.get("checkpoint") or _scored(rd, name, which) is not None:
+        return
+    epoch = _model_epoch(rd, which)
+    if epoch is None:
+        log(f"warning: {rd.path} holds no {which} model; {name} not written")
+        return
+    if epoch == primary.get("epoch") and primary.get("checkpoint") in ("last", "best"):
+        # best.pt of the last epoch is checkpoint.pt's model: the same weights give the same result
+        path = rd.write_json(name, {**primary, "checkpoint": which, "same_model_as": primary.get("checkpoint")})
+    else:
+        path, _ = evaluate_and_save(rd.path, checkpoint=which, out=rd.path / name, **score)
+    log(f"{path}")
 
 
 def run_pipeline(path, runs="runs", device=None, data_dir=None, download=False, overrides=None,

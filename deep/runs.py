@@ -23,6 +23,7 @@ from .config import TrainConfig, check_radius, config_from_dict
 from .data import BatchLoader, load_splits, to_input
 from .errors import ConfigError, RunDirError
 from .evaluate import evaluate_classwise
+from .fast_path import choose, eval_module
 from .models import model_for
 from .run_dir import SIX, RunDir, six_numbers, write_json
 from .train import train
@@ -116,6 +117,8 @@ def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="
     _check_eval_args(attack, steps, seed, batch_size, step_size, version)
     cfg, model, data, train_data, ckpt = load_trained(run_dir, split, data_dir, device, limit, checkpoint)
     device = next(model.parameters()).device
+    speed = choose(device, cfg.model, cfg.fast)
+    model = eval_module(model, speed)
     eps = cfg.eps if eps is None else eps
     norm = norm or cfg.norm
     if eps <= 0:
@@ -123,12 +126,12 @@ def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="
     check_radius(eps, norm, "--eps")
     step_size = step_size if step_size is not None else default_eval_step(eps, norm)
     pgd_info = {"name": "pgd", "norm": norm, "eps": eps, "steps": steps, "step_size": step_size,
-                "random_start": True, "seed": seed, "precision": "fp32"}
+                "random_start": True, "seed": seed, "precision": "fp32", "bn_folded": speed.eval_folded}
 
     def run_attack(atk):
         torch.manual_seed(seed)
         return evaluate_classwise(model, BatchLoader(data, batch_size, shuffle=False, device=device),
-                                  train_data.num_classes, atk, train_data.class_names)
+                                  train_data.num_classes, atk, train_data.class_names, examples=True)
 
     pgd = run_attack(eval_attack(eps, steps, norm, step_size))
     out = {"run": str(run_dir), "split": split, "epoch": int(ckpt["epoch"]), "checkpoint": checkpoint,

@@ -27,6 +27,7 @@ from .checkpoint import best_state, restore, state_of
 from .config import TrainConfig
 from .errors import RunDirError
 from .evaluate import evaluate_classwise
+from .fast_path import eval_module
 from .progress import progress_bar
 from .run_dir import RunDir
 
@@ -54,7 +55,7 @@ def train_epoch(run: Run, epoch: int, log=None) -> tuple[float, float, int]:
     seen = 0
     t0 = time.perf_counter()
     bar = progress_bar(len(loader), f"epoch {epoch + 1}/{run.cfg.epochs}", run.cfg.progress if run.dist.main else False)
-    amp = torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=run.fast)
+    amp = torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=run.speed.bf16)
     world = run.dist.world
     lines = log is not None and bar.disable and run.cfg.progress is not False
     last_line = t0
@@ -89,10 +90,11 @@ def train_epoch(run: Run, epoch: int, log=None) -> tuple[float, float, int]:
 
 
 def evaluate_split(run: Run, split: str) -> dict:
-    """Class-wise errors of the plain fp32 module on a split ("val", "test", "probe"), summed over processes."""
+    """Class-wise errors of the fp32 module (folded, where the fast path says so) on a split ("val", "test",
+    "probe"), summed over processes."""
     cfg = run.cfg
     attack = eval_attack(cfg.eps, cfg.eval_steps, cfg.norm, random_start=cfg.eval_random_start)
-    return evaluate_classwise(run.model, run.loaders[split], run.num_classes, attack, run.class_names,
+    return evaluate_classwise(eval_module(run.model, run.speed), run.loaders[split], run.num_classes, attack, run.class_names,
                               reduce=run.dist.sum if run.dist.enabled else None)
 
 

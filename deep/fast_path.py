@@ -1,0 +1,96 @@
+"""The fast path: which speed tricks a run uses, by device and model, and the eval module they give.
+
+A trick is on by default only where it was measured to help (``benchmarks/cpu_fast_path.py`` on
+CPU, ``benchmarks/epoch_time.py`` on CUDA); the README's CPU section has the numbers. The tricks:
+
+* ``bf16``: bf16 autocast of the training step (attack included); no loss scaling is needed. On
+  CUDA: tensor cores. On a CPU with AVX-512 BF16 (or AMX): oneDNN's bf16 convolutions.
+* ``channels_last``: NHWC memory format of the model and the training batches: the layout
+  cuDNN's and oneDNN's fastest convolutions want (on a CPU it helps some models and hurts others).
+* ``fused_sgd``: one kernel per optimiser step instead of one per parameter tensor (CUDA only).
+* ``compile``: ``torch.compile`` of the training forward: fused elementwise ops, fewer launches
+  (on CUDA; on a CPU it was slower than eager bf16 for every model measured).
+* ``eval_folded``: evaluation on a copy of the model with each convolution's following BatchNorm
+  folded into it (exact in real arithmetic: BN in eval mode is a fixed per-channel affine map)
+  and in channels_last; the arithmetic stays fp32. The trained module itself is never changed.
+
+The whole uint8 split on the device with crop + flip as tensor ops there (:mod:`deep.data`) is
+not a switch: every run uses it.
+
+``fast`` (``--fast / --no-fast``) forces every trick the device supports on or off; ``None`` (the
+default) takes the measured default of the device and model (:data:`CPU_DEFAULTS`; CUDA: all on).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass
+
+import torch
+
+__all__ = ["FastPath", "CPU_DEFAULTS", "CUDA_DEFAULT", "OFF", "choose", "eval_module"]
+
+
+@dataclass(frozen=True)
+class FastPath:
+    """The speed tricks of one run (see the module docstring)."""
+
+    bf16: bool = False
+    channels_last: bool = False
+    fused_sgd: bool = False
+    compile: bool = False
+    eval_folded: bool = False
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def any(self) -> bool:
+        return any(asdict(self).values())
+
+
+OFF = FastPath()
+CUDA_DEFAULT = FastPath(bf16=True, channels_last=True, fused_sgd=True, compile=True, eval_folded=False)
+
+# Measured on 2 cores of an AMD EPYC with AVX-512 BF16 (torch 2.14.1; benchmarks/cpu_fast_path.py,
+# the README's CPU section). Models not listed keep the plain fp32 path on a CPU (not measured
+# there: a PreAct-ResNet18 PGD-10 epoch takes over an hour on two cores).
+CPU_DEFAULTS = {
+    # PGD-3 training step, batch 256: fp32 143 img/s, bf16 292, bf16 + channels_last 470 (3.3x);
+    # compiled bf16 325 (slower). PGD eval fp32, batch 500: 595, channels_last 941, folded 1,109.
+    "compact_cnn": FastPath(bf16=True, channels_last=True, eval_folded=True),
+}
+
+
+def choose(device: torch.device, model: str, fast: bool | None = None, compile: bool | None = None) -> FastPath:
+    """The tricks of a run on ``device`` with ``model``: forced by ``fast`` / ``compile``, else measured defaults."""
+    cuda = device.type == "cuda"
+    if fast is None:
+        base = CUDA_DEFAULT if cuda else CPU_DEFAULTS.get(model, OFF)
+    elif fast:
+        base = CUDA_DEFAULT if cuda else FastPath(bf16=True, channels_last=True, eval_folded=True)
+    else:
+        base = OFF
+    use_compile = base.compile if compile is None else bool(compile)
+    return FastPath(bf16=base.bf16, channels_last=base.channels_last, fused_sgd=base.fused_sgd and cuda,
+                    compile=use_compile, eval_folded=base.eval_folded)
+
+
+def eval_module(model: torch.nn.Module, path: FastPath) -> torch.nn.Module:
+    """The module evaluation runs: ``model`` itself, or (``eval_folded``) an eval-mode copy with every
+    Conv2d -> BatchNorm2d pair folded into one convolution, in channels_last, fp32.
+
+    Folding: y = gamma (W x + b - mu) / sqrt(var + eps) + beta is one convolution with weight
+    W gamma / sqrt(var + eps) and bias (b - mu) gamma / sqrt(var + eps) + beta (torch.fx's fuse).
+    A model that cannot be traced is evaluated as it is.
+    """
+    if not path.eval_folded:
+        return model
+    from torch.fx.experimental.optimization import fuse
+
+    plain = copy.deepcopy(model).eval()
+    try:
+        folded = fuse(plain)
+    except Exception:  # not traceable by torch.fx: evaluate the plain copy
+        folded = plain
+    return folded.to(memory_format=torch.channels_last).eval()
