@@ -6,8 +6,9 @@ Usage:
 
 "Ours" is the project's real training step (``deep.train.train_epoch`` with the method's own
 loss and attack, ``--method pgd_at | trades | frl_reweight_remargin``): the uint8 dataset on the
-device, crop + flip there, input gradients only, bf16 autocast, channels_last, fused SGD and
-torch.compile on CUDA (``--no-compile`` to compare). "Plain" is the loop a user of the method's
+device, crop + flip there, input gradients only, and the run's default fast path on that device
+and model (deep/fast_path.py: bf16 autocast, channels_last, fused SGD and torch.compile on CUDA;
+per model on a CPU, e.g. bf16 + channels_last for compact_cnn; ``--no-compile`` to compare). "Plain" is the loop a user of the method's
 reference code runs, fp32 with a DataLoader over CPU tensors and the augmentation on the CPU, in
 that code's style: for PGD-AT Rice et al.'s ``train_cifar.py`` (train mode, one forward and
 ``loss.backward()`` per attack step, no clean forward); for TRADES and FRL the TRADES reference
@@ -18,7 +19,7 @@ bracket the timed region only; compilation and warm-up batches run before it.
 
 The floor: an epoch of PGD-10 AT does ~23 forward-equivalents per image (10 attack steps of
 forward + input-gradient backward, plus the training forward + backward); at 0.555 G (PreAct-
-ResNet18) or 5.24 G (WRN-28-10) multiply-adds per forward that is 1.28 / 12.05 PFLOP, i.e.
+ResNet18), 5.24 G (WRN-28-10) or 0.0268 G (compact_cnn) multiply-adds per forward that is 1.28 / 12.05 PFLOP, i.e.
 1.6 s / 15.1 s at the H100's measured 798 TFLOP/s in bf16. A row is appended to
 benchmarks/results/<device name>.json.
 """
@@ -40,12 +41,13 @@ from deep.build import Run, build_method
 from deep.config import TrainConfig
 from deep.data import BatchLoader, TensorData, augment_crop_flip
 from deep.distributed import Dist
+from deep.fast_path import choose
 from deep.models import build_model
 from deep.schedule import make_optimizer
 from deep.train import train_epoch
 
 EPOCH_IMAGES = 50_000
-MACS = {"preact_resnet18": 0.555e9, "wrn28_10": 5.24e9}
+MACS = {"preact_resnet18": 0.555e9, "wrn28_10": 5.24e9, "compact_cnn": 0.0268e9}
 PEAK_BF16 = 798e12  # measured on an H100 (the issue's figure)
 EPS, STEP = 8 / 255, 2 / 255
 
@@ -82,24 +84,26 @@ def synthetic(n, seed=0):
     return TensorData(x, torch.arange(n) % 10, tuple(str(i) for i in range(10)), augment=True)
 
 
-def time_ours(name, data, batch_size, batches, warmup, steps, device, fast, use_compile, method="pgd_at"):
-    """Our real training step (deep.train.train_epoch) with the method's own loss and attack."""
+def time_ours(name, data, batch_size, batches, warmup, steps, device, speed, method="pgd_at"):
+    """Our real training step (deep.train.train_epoch) with the method's own loss and attack, and the
+    fast path ``speed`` (:func:`deep.fast_path.choose`: the run's default on this device and model)."""
     torch.manual_seed(0)
     model = build_model(name, 10, 3).to(device)
-    if fast:
+    if speed.channels_last:
         model = model.to(memory_format=torch.channels_last)
     init = {"init": "(not loaded: timing only)"} if method.startswith("frl") else {}
     cfg = TrainConfig(dataset="cifar10", model=name, method=method, lr=0.1, batch_size=batch_size, eps=EPS,
                       attack_steps=steps, attack_step_size=STEP, progress=False, **init)
-    opt = make_optimizer(model.parameters(), cfg, device, fused=fast)
+    opt = make_optimizer(model.parameters(), cfg, device, fused=speed.fused_sgd)
 
     def loader(n_batches):
         sub = TensorData(data.x[: n_batches * batch_size], data.y[: n_batches * batch_size], data.class_names, True)
-        return BatchLoader(sub, batch_size, shuffle=True, device=device, channels_last=fast, drop_last=True)
+        return BatchLoader(sub, batch_size, shuffle=True, device=device, channels_last=speed.channels_last,
+                           drop_last=True)
 
-    run = Run(cfg=cfg, device=device, dist=Dist(), fast=fast, compile=use_compile, train_data=data, val_data=data,
+    run = Run(cfg=cfg, device=device, dist=Dist(), speed=speed, train_data=data, val_data=data,
               test_data=data, loaders={"train": loader(warmup)}, model=model, optimizer=opt, scheduler=None,
-              method=build_method(cfg, data.class_names), train_model=torch.compile(model) if use_compile else model)
+              method=build_method(cfg, data.class_names), train_model=torch.compile(model) if speed.compile else model)
     train_epoch(run, 0)  # compile and warm up outside the timed region
     run.loaders["train"] = loader(batches)
     with _Timer(device) as t:
@@ -193,14 +197,13 @@ def main():
     ap.add_argument("--results", default=str(Path(__file__).with_name("results")))
     args = ap.parse_args()
     device = torch.device(args.device)
-    fast = device.type == "cuda"
-    use_compile = args.compile if args.compile is not None else fast
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU {platform.processor() or platform.machine()}"
     data = synthetic((max(args.batches, args.warmup)) * args.batch_size)
     rows = []
     for model in args.models.split(","):
-        ours = time_ours(model, data, args.batch_size, args.batches, args.warmup, args.attack_steps, device, fast,
-                         use_compile, args.method)
+        speed = choose(device, model, None, args.compile)
+        ours = time_ours(model, data, args.batch_size, args.batches, args.warmup, args.attack_steps, device, speed,
+                         args.method)
         plain = time_plain(model, data, args.batch_size, args.batches, args.warmup, args.attack_steps, device,
                            args.method)
         floor = (2 * args.attack_steps + 3) * MACS[model] * 2 * EPOCH_IMAGES / PEAK_BF16
@@ -208,9 +211,9 @@ def main():
                "attack_steps": args.attack_steps, "batch_size": args.batch_size,
                "ours_epoch_s": round(ours, 3), "plain_epoch_s": round(plain, 3), "speedup": round(plain / ours, 2),
                "images_per_s": round(EPOCH_IMAGES / ours, 1), "floor_s_h100_bf16": round(floor, 2),
-               "floor_fraction": round(floor / ours, 4), "compile": use_compile, "fast_path": fast,
+               "floor_fraction": round(floor / ours, 4), "compile": speed.compile, "fast_path": speed.as_dict(),
                "timed_batches": args.batches, "torch": torch.__version__,
-               "date": datetime.date.today().isoformat(), "kind": "gpu" if fast else "cpu"}
+               "date": datetime.date.today().isoformat(), "kind": device.type}
         rows.append(row)
         print(f"{model:<16} {args.method:<22} ours {ours:9.2f} s/epoch ({EPOCH_IMAGES / ours:8.0f} img/s)   plain {plain:9.2f} s/epoch"
               f"   speedup {plain / ours:5.2f}x   floor fraction {floor / ours:6.1%} (of {floor:.1f} s on an H100)")

@@ -229,7 +229,7 @@ def _score_also(rd: RunDir, which: str, primary: dict, score: dict, log) -> None
 
 
 def run_pipeline(path, runs="runs", device=None, data_dir=None, download=False, overrides=None,
-                 log=print, markdown=None, seeds=None, compare=None) -> dict:
+                 log=print, markdown=None, seeds=None, compare=None, summarise=None) -> dict:
     """Every run or stage of a TOML file, in order; returns {stage name: eval dict} (of the last seed).
 
     ``overrides`` ({setting: value}) replaces settings in every stage (``frl run --train-set``).
@@ -239,6 +239,8 @@ def run_pipeline(path, runs="runs", device=None, data_dir=None, download=False, 
     per seed into seed_N folders (no summary: the stages are compared over the seeds instead).
     When ``[run] compare`` names a stage and a ``compare(folder, base)`` function is given (the
     command line passes one that writes ``frl compare``'s files), it is called after the last seed.
+    When ``[run] summary`` names a stage and a ``summarise(folder, start, stage names)`` function is given
+    (the command line passes :func:`figures.seeds.write_seeds_summary`), it is called after every seed.
     """
     cfg = load_pipeline(path)
     if seeds is not None:
@@ -250,6 +252,9 @@ def run_pipeline(path, runs="runs", device=None, data_dir=None, download=False, 
     names = [s["name"] for s in cfg.get("stage", [])]
     if base is not None and base not in names:
         raise ConfigError(f"{path}: [run] compare = {base!r} must name one of its stages ({', '.join(names) or 'none'})")
+    start = cfg["run"].get("summary")
+    if start is not None and start not in names:
+        raise ConfigError(f"{path}: [run] summary = {start!r} must name one of its stages ({', '.join(names) or 'none'})")
     evals = {}
     for seed in (seeds if seeds is not None else [None]):
         parts = stages(cfg)
@@ -260,6 +265,9 @@ def run_pipeline(path, runs="runs", device=None, data_dir=None, download=False, 
             log(f"seed {seed}")
         evals = {p["run"]["name"]: run_stage(p, runs, device, data_dir, download, source=str(path), log=log)
                  for p in parts}
+        if seed is not None and start is not None and summarise is not None:
+            written = summarise(Path(runs) / parts[0]["run"]["table"], start, names)
+            log(f"{written} (seeds so far)")
     if len(names) > 1:
         group = RunDir(Path(runs) / parts[0]["run"]["table"])
         if seeds is None:

@@ -19,9 +19,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from deep.evaluate import decode_examples
 from deep.run_dir import RunDir
 
 from . import style
+from .intervals import paired_change, result_intervals
 from .results import MissingResults, paper_numbers
 
 __all__ = ["compare_runs", "rho", "compare_markdown", "draw_compare", "published_key"]
@@ -90,6 +92,7 @@ def compare_runs(runs, base: str) -> dict:
                      "attack": next(iter(evals.values())).get("attack", {}).get("name", "pgd"),
                      # which model each seed's eval scored: last, best, or averaged (CFA's weight average)
                      "checkpoints": sorted({r.get("checkpoint", "last") for r in evals.values()})}
+    _add_intervals(out, methods, base)
     b = out[base]["mean"]
     for m in out.values():
         mean = m["mean"]
@@ -100,6 +103,36 @@ def compare_runs(runs, base: str) -> dict:
     names = next(iter(methods[base].values())).get("class_names")
     return {"base": base, "runs": str(root), "methods": out, "class_names": names,
             "published": _published()}
+
+
+def _add_intervals(out: dict, methods: dict, base: str) -> None:
+    """Per method and seed: 95 % intervals of the PGD robust accuracy (average: Clopper-Pearson; worst class:
+    stratified bootstrap) and, where both files carry per-example outcomes, the paired change of each against
+    the base's run of the same seed; ``significant``: "up" / "down" where that change's interval excludes 0
+    on every seed, else "no" (:mod:`figures.intervals`). Accuracy fractions."""
+    for name, evals in methods.items():
+        m = out[name]
+        m["intervals"], m["paired"] = {}, {}
+        for seed, res in evals.items():
+            pgd = _pgd_part(res)
+            iv = result_intervals(pgd)["rob_error"]
+            m["intervals"][seed] = {"rob_avg": [1 - iv["avg"][1], 1 - iv["avg"][0]],
+                                    "rob_worst": [1 - iv["worst"][1], 1 - iv["worst"][0]]}
+            ref = methods[base].get(seed)
+            if name == base or ref is None or "examples" not in pgd or "examples" not in _pgd_part(ref):
+                continue
+            labels, _, wrong_b = decode_examples(pgd["examples"])
+            labels_a, _, wrong_a = decode_examples(_pgd_part(ref)["examples"])
+            if not np.array_equal(labels, labels_a):
+                continue  # not the same test examples: no paired change
+            ch = paired_change(labels, wrong_a, wrong_b, len(pgd["n_per_class"]))
+            # accuracy change = minus the error change; the interval flips with it
+            m["paired"][seed] = {k: [-ch[w][0], -ch[w][2], -ch[w][1]] for k, w in (("rob_avg", "avg"),
+                                                                                    ("rob_worst", "worst"))}
+        if name != base and m["paired"] and len(m["paired"]) == len(evals):
+            m["significant"] = {k: "up" if all(p[k][1] > 0 for p in m["paired"].values()) else
+                                "down" if all(p[k][2] < 0 for p in m["paired"].values()) else "no"
+                                for k in ("rob_avg", "rob_worst")}
 
 
 def _published() -> dict:
@@ -136,6 +169,27 @@ def compare_markdown(res: dict) -> str:
         ref = f"{pub['rob_avg']:.2f} / {pub['rob_worst']:.2f}, {pub['rho_rob']:.2f}" if pub else "—"
         lines.append(f"| {name} | {m['n']} | {' / '.join(m.get('checkpoints', ['last']))} | " + " | ".join(cells)
                      + " | " + " | ".join(rhos) + f" | {ref} |")
+    return "\n".join(lines) + "\n" + _intervals_markdown(res)
+
+
+def _intervals_markdown(res: dict) -> str:
+    """Per method and seed: robust accuracy with its 95 % interval, and the paired change against the base."""
+    if not any(m.get("intervals") for m in res["methods"].values()):
+        return ""
+    lines = ["", f"Per seed, PGD robust accuracy (%) with 95 % intervals (avg: Clopper-Pearson, worst class: "
+             f"stratified bootstrap) and the change against {res['base']} on the same test images (paired "
+             f"bootstrap); ▲ / ▼: the interval excludes 0 on every seed.", "",
+             "| method | seed | rob avg | rob worst | Δ rob avg | Δ rob worst |", "|---|---|---|---|---|---|"]
+    for name, m in res["methods"].items():
+        sig = m.get("significant", {})
+        for seed, iv in m.get("intervals", {}).items():
+            i = m["per_seed"]["rob_avg"][m["seeds"].index(seed)], m["per_seed"]["rob_worst"][m["seeds"].index(seed)]
+            p = m.get("paired", {}).get(seed)
+            ch = ["" if p is None else f"{100 * p[k][0]:+.2f} [{100 * p[k][1]:+.2f}, {100 * p[k][2]:+.2f}]"
+                  + {"up": " ▲", "down": " ▼"}.get(sig.get(k), "") for k in ("rob_avg", "rob_worst")]
+            lines.append(f"| {name} | {seed} | {100 * i[0]:.2f} [{100 * iv['rob_avg'][0]:.2f}, "
+                         f"{100 * iv['rob_avg'][1]:.2f}] | {100 * i[1]:.2f} [{100 * iv['rob_worst'][0]:.2f}, "
+                         f"{100 * iv['rob_worst'][1]:.2f}] | " + " | ".join(ch) + " |")
     return "\n".join(lines) + "\n"
 
 

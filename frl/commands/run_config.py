@@ -5,7 +5,9 @@ The format is :mod:`deep.pipeline`'s: ``[run]`` (``name``, ``table``) and ``[tra
 with ``summary.json`` and ``summary.md`` beside its stages: the six numbers per stage, each
 stage's change against the first, the targets, and the class-wise errors. ``--seeds 0 1 2`` runs
 it once per seed; a config whose ``[run]`` says ``compare = "<stage>"`` (configs/compare/) ends with
-``frl compare``'s table and figure over the seeds.
+``frl compare``'s table and figure over the seeds; one whose ``[run]`` says ``summary = "<stage>"``
+(configs/cpu/cifar10_frl.toml) ends every seed with summary.json / summary.md over the seeds so far:
+mean ± std, 95 % intervals and the paired changes against that stage.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from deep.pipeline import parse_overrides, run_pipeline
     from figures.pipeline import pipeline_markdown
+    from figures.seeds import write_seeds_summary
 
     from .train import stderr_log
 
@@ -48,5 +51,6 @@ def run(args) -> int:
     run_pipeline(args.config, runs=args.runs, device=args.device, data_dir=args.data_dir, download=args.download,
                  overrides=parse_overrides(args.train_set), log=stderr_log,
                  markdown=lambda evals: pipeline_markdown(evals, title=f"{args.config}"), seeds=args.seeds,
-                 compare=lambda folder, base: write_compare(folder, base))
+                 compare=lambda folder, base: write_compare(folder, base),
+                 summarise=lambda folder, start, names: write_seeds_summary(folder, start, names, title=args.config))
     return 0

@@ -1,0 +1,91 @@
+"""configs/cpu/ (issue 24): the CIFAR-10 pipelines a CPU runs, read, run end to end at a tiny size over two
+seeds, summarised with intervals, and resumed without redoing finished work."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from deep.pipeline import load_pipeline, stage_config, stages
+from fake_datasets import write_cifar10
+from frl.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+FRL = ROOT / "configs" / "cpu" / "cifar10_frl.toml"
+COMPARE = ROOT / "configs" / "cpu" / "cifar10_compare.toml"
+TINY = ["epochs=1", "val_per_class=1", "eval_steps=1", "attack_steps=1", "batch_size=16"]
+
+
+def test_the_frl_pipeline_is_the_issues_design():
+    cfg = load_pipeline(FRL)
+    parts = stages(cfg)
+    names = [p["run"]["name"] for p in parts]
+    assert names == ["pgd_at", "frl_reweight_remargin", "frl_reweight_remargin_trades", "pgd_at_continued",
+                     "loss_only"]
+    cfgs = {p["run"]["name"]: stage_config(p, "runs") for p in parts}
+    assert all(c.model == "compact_cnn" and c.dataset == "cifar10" and c.val_per_class == 300 for c in cfgs.values())
+    fine = [cfgs[n] for n in names[1:]]
+    assert {c.init for c in fine} == {str(Path("runs/cpu/cifar10_frl/pgd_at"))} and len({c.epochs for c in fine}) == 1
+    assert len({(c.lr, c.batch_size, c.attack_steps) for c in fine}) == 1  # the same schedule for all four
+    assert cfgs["frl_reweight_remargin"].frl_loss == "pgd_at" and cfgs["frl_reweight_remargin_trades"].frl_loss == "trades"
+    frl, ctrl = cfgs["frl_reweight_remargin"].to_dict(), cfgs["loss_only"].to_dict()
+    assert {k for k in frl if frl[k] != ctrl[k]} == {"alpha1", "alpha2", "out"} and ctrl["alpha1"] == 0
+    assert cfg["run"]["also_score"] == ["best"] and cfg["run"]["summary"] == "pgd_at"
+
+
+def test_the_compare_pipeline_trains_the_methods_on_one_split_and_schedule():
+    parts = stages(load_pipeline(COMPARE))
+    cfgs = {p["run"]["name"]: stage_config(p, "runs") for p in parts}
+    assert list(cfgs) == ["trades", "wat", "dafa", "cfa", "frl"]
+    scratch = [c for n, c in cfgs.items() if n != "frl"]
+    assert len({(c.epochs, c.batch_size, c.val_per_class, c.attack_steps, c.lr_schedule) for c in scratch}) == 1
+    assert cfgs["cfa"].lr == pytest.approx(7 * cfgs["trades"].lr)  # TRADES' SGD steps before calibration
+    assert cfgs["frl"].init.endswith("trades") and cfgs["frl"].frl_loss == "trades" and cfgs["frl"].frl_beta == 6
+    assert [p["run"]["checkpoint"] for p in parts] == ["last", "last", "last", "averaged", "last"]
+
+
+def _run(config, tmp_path, seeds, extra=()):
+    data = tmp_path / "data"
+    if not data.exists():
+        write_cifar10(data, n_per_batch=20, n_test=40)
+    sets = [a for t in [*TINY, *extra] for a in ("--train-set", t)]
+    assert main(["run", str(config), "--runs", str(tmp_path / "runs"), "--data-dir", str(data), "--seeds",
+                 *map(str, seeds), *sets]) == 0
+    return tmp_path / "runs" / "cpu" / Path(config).stem
+
+
+def test_the_frl_pipeline_over_two_seeds_ends_with_intervals_and_resumes_without_rescoring(tmp_path):
+    group = _run(FRL, tmp_path, [0, 1])
+    for stage in ("pgd_at", "frl_reweight_remargin", "loss_only"):
+        for seed in (0, 1):
+            d = group / stage / f"seed_{seed}"
+            last, best = (json.loads((d / n).read_text()) for n in ("eval.json", "eval_best.json"))
+            assert last["attack"]["steps"] == 20 and last["examples"]["n"] == 40
+            # one epoch: best.pt is the last epoch's model, so its result is the last one's, marked so
+            assert best["checkpoint"] == "best" and best["same_model_as"] == "last" and best["epoch"] == last["epoch"]
+    summary = json.loads((group / "summary.json").read_text())
+    frl = summary["stages"]["frl_reweight_remargin"]["last"]
+    assert frl["seeds"] == [0, 1] and set(frl["significant"]) == {"worst_rob", "avg_rob", "avg_std", "avg_bndy"}
+    for seed in ("0", "1"):
+        change, lo, hi = frl["per_seed"][seed]["change"]["avg_rob"]
+        ours = frl["per_seed"][seed]["six"]["avg_rob"]
+        start = summary["stages"]["pgd_at"]["last"]["per_seed"][seed]["six"]["avg_rob"]
+        assert change == pytest.approx(ours - start) and lo - 1e-9 <= change <= hi + 1e-9
+        lo, hi = frl["per_seed"][seed]["interval"]["avg_rob"]
+        assert lo <= ours <= hi
+    md = (group / "summary.md").read_text()
+    assert "### last checkpoint" in md and "### best checkpoint" in md and "| frl_reweight_remargin | 2 |" in md
+    stamps = {p: p.stat().st_mtime_ns for p in group.rglob("eval*.json")}
+    _run(FRL, tmp_path, [0, 1])  # everything is finished: nothing is trained or scored again
+    assert {p: p.stat().st_mtime_ns for p in group.rglob("eval*.json")} == stamps
+
+
+def test_the_compare_pipeline_ends_with_frl_compare_and_its_intervals(tmp_path):
+    group = _run(COMPARE, tmp_path, [0], extra=["dafa_warmup=1"])
+    res = json.loads((group / "compare.json").read_text())
+    assert list(res["methods"]) == ["trades", "cfa", "dafa", "frl", "wat"]
+    frl = res["methods"]["frl"]
+    d, lo, hi = frl["paired"]["seed_0"]["rob_avg"]
+    assert lo - 1e-9 <= d <= hi + 1e-9 and frl["significant"]["rob_avg"] in ("up", "down", "no")
+    assert d == pytest.approx(frl["per_seed"]["rob_avg"][0] - res["methods"]["trades"]["per_seed"]["rob_avg"][0])
+    assert "Per seed, PGD robust accuracy" in (group / "compare.md").read_text()
