@@ -4,7 +4,7 @@ Usage (on an otherwise idle machine; 2 cores here):
     python benchmarks/cpu_fast_path.py                         # compact_cnn and small_cnn, all rows
     python benchmarks/cpu_fast_path.py --models compact_cnn --repeats 3
 
-Rows, each the median over ``--repeats`` timed batches after warm-up batches:
+Rows, each the median over ``--repeats`` timed batches (small_cnn: 8x as many) after warm-up batches:
 
 * ``train``: one PGD-AT training step (the project's PGDAT loss with its PGD, backward, SGD step;
   PGD-3 at 8/255 on CIFAR-sized 3x32x32 input for compact_cnn, PGD-10 at 0.2 on digits' 1x8x8 for
@@ -12,6 +12,8 @@ Rows, each the median over ``--repeats`` timed batches after warm-up batches:
   torch.compile; and with 1 and 2 threads;
 * ``eval``: PGD-20-style evaluation steps (eval mode, fp32, input gradients only) of the plain
   module, in channels_last, and folded (conv + BN folded, channels_last: ``deep.fast_path.eval_module``);
+* ``width``: the compact_cnn training step (bf16 + channels_last) at other widths (``--widths``),
+  the measurement that chose its widths;
 * ``data``: one epoch's batches of the data path alone: the whole uint8 split with crop + flip as
   tensor ops (``deep.data.BatchLoader``), against torchvision's transforms (RandomCrop(32, 4),
   RandomHorizontalFlip, ToTensor) over a DataLoader of PIL images, the reference codes' path.
@@ -37,12 +39,14 @@ from deep.attacks import eval_attack, training_attack
 from deep.data import BatchLoader, TensorData
 from deep.fast_path import FastPath, eval_module
 from deep.methods.pgd_at import PGDAT
-from deep.models import build_model
+from deep.models import CompactCNN, build_model
 
 SETUPS = {  # model: (input shape, batch, train eps, train steps, step)
     "compact_cnn": ((3, 32, 32), 128, 8 / 255, 3, 20 / 765),
     "small_cnn": ((1, 8, 8), 16, 0.2, 10, 0.05),
 }
+# small_cnn's step at batch 16 takes ~15 ms, dominated by per-call overhead: 8x the timed steps
+REPEATS_FACTOR = {"compact_cnn": 1, "small_cnn": 8}
 TRAIN_VARIANTS = (("fp32", FastPath()), ("bf16", FastPath(bf16=True)), ("channels_last", FastPath(channels_last=True)),
                   ("bf16 + channels_last", FastPath(bf16=True, channels_last=True)),
                   ("bf16 + channels_last + compile", FastPath(bf16=True, channels_last=True, compile=True)))
@@ -59,10 +63,10 @@ def _median_rate(step, n_images, warmup, repeats):
     return n_images / statistics.median(times)
 
 
-def train_rate(name, path: FastPath, warmup, repeats, threads=None):
+def train_rate(name, path: FastPath, warmup, repeats, threads=None, widths=None):
     shape, batch, eps, steps, step = SETUPS[name]
     torch.manual_seed(0)
-    model = build_model(name, 10, shape[0])
+    model = build_model(name, 10, shape[0]) if widths is None else CompactCNN(10, shape[0], widths=widths)
     if path.channels_last:
         model = model.to(memory_format=torch.channels_last)
     method = PGDAT(10, eps, training_attack("ce", eps, steps, step))
@@ -136,6 +140,8 @@ def main():
     ap.add_argument("--models", default="compact_cnn,small_cnn")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--widths", default="32-32-64-128,32-64-128-256,48-96-192-384",
+                    help="compact_cnn widths (stem-block1-block2-block3) of the width rows; '' for none")
     ap.add_argument("--out", default=str(Path(__file__).with_name("results") / "cpu_fast_path.json"))
     args = ap.parse_args()
     meta = {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
@@ -148,25 +154,33 @@ def main():
         print(f"{row['model']:<12} {row['kind']:<6} {row['variant']:<34} {row['images_per_s']:9.0f} img/s"
               + (f"   x{row['vs_plain']:.2f}" if "vs_plain" in row else ""), flush=True)
 
-    for name in args.models.split(","):
+    for name in filter(None, args.models.split(",")):
         shape, batch, eps, steps, _ = SETUPS[name]
+        repeats = args.repeats * REPEATS_FACTOR[name]
         base = None
         for label, path in TRAIN_VARIANTS:
-            rate = train_rate(name, path, args.warmup, args.repeats)
+            rate = train_rate(name, path, args.warmup, repeats)
             base = base or rate
-            add(model=name, kind="train", variant=label, batch=batch, attack_steps=steps,
+            add(model=name, kind="train", variant=label, batch=batch, attack_steps=steps, repeats=repeats,
                 images_per_s=round(rate, 1), vs_plain=round(rate / base, 2))
         best = FastPath(bf16=True, channels_last=True)
         for threads in (1, 2):
-            rate = train_rate(name, best, args.warmup, args.repeats, threads=threads)
+            rate = train_rate(name, best, args.warmup, repeats, threads=threads)
             add(model=name, kind="train", variant=f"bf16 + channels_last, {threads} thread(s)", batch=batch,
                 attack_steps=steps, images_per_s=round(rate, 1), vs_plain=round(rate / base, 2))
         ebase = None
         for variant in ("plain", "channels_last", "folded"):
-            rate = eval_rate(name, variant, args.warmup, args.repeats)
+            rate = eval_rate(name, variant, args.warmup, repeats)
             ebase = ebase or rate
             add(model=name, kind="eval", variant=f"fp32 {variant}", batch=500, images_per_s=round(rate, 1),
                 vs_plain=round(rate / ebase, 2), unit="images x attack steps per second")
+    for w in filter(None, args.widths.split(",")):
+        widths = tuple(int(v) for v in w.split("-"))
+        model = CompactCNN(widths=widths)
+        rate = train_rate("compact_cnn", FastPath(bf16=True, channels_last=True), args.warmup, args.repeats,
+                          widths=widths)
+        add(model="compact_cnn", kind="width", variant=f"widths {w}, bf16 + channels_last", batch=SETUPS[
+            "compact_cnn"][1], parameters=sum(p.numel() for p in model.parameters()), images_per_s=round(rate, 1))
     ours, ref = data_rates()
     add(model="(data)", kind="data", variant="uint8 split + tensor crop/flip", images_per_s=round(ours, 1),
         vs_plain=round(ours / ref, 2))

@@ -2,10 +2,12 @@
 
     python benchmarks/update_readme.py --demo results/demo
     python benchmarks/update_readme.py --ablation digits=results/ablation/digits
+    python benchmarks/update_readme.py --summary cpu-frl=results/cpu/cifar10_frl
 
 A block is the text between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``: ``demo-table``
-(from DIR/summary.md and DIR/demo.json of ``frl demo``) and ``ablation-NAME`` (from
-DIR/frl_loss.md of ``frl ablation frl-loss``).
+(from DIR/summary.md and DIR/demo.json of ``frl demo``), ``ablation-NAME`` (from
+DIR/frl_loss.md of ``frl ablation frl-loss``) and NAME of ``--summary`` (DIR/summary.md of a pipeline
+over seeds, ``frl run --seeds``, its headings one level down).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ def main(argv=None) -> int:
     p.add_argument("--demo", default=None, help="folder of `frl demo`")
     p.add_argument("--ablation", action="append", default=[], metavar="NAME=DIR",
                    help="folder of `frl ablation frl-loss` for the block ablation-NAME")
+    p.add_argument("--summary", action="append", default=[], metavar="NAME=DIR",
+                   help="folder of a pipeline over seeds (its summary.md) for the block NAME")
     args = p.parse_args(argv)
     readme = Path(args.readme)
     text = readme.read_text()
@@ -49,6 +53,10 @@ def main(argv=None) -> int:
         for item in args.ablation:
             name, _, folder = item.partition("=")
             text = replace_block(text, f"ablation-{name}", (Path(folder) / "frl_loss.md").read_text())
+        for item in args.summary:
+            name, _, folder = item.partition("=")
+            md = (Path(folder) / "summary.md").read_text()
+            text = replace_block(text, name, re.sub(r"^(#+) ", r"#\1 ", md, flags=re.M))
     except (ValueError, OSError) as exc:
         print(f"update_readme: error: {exc}", file=sys.stderr)
         return 2

@@ -10,9 +10,10 @@ CPU, ``benchmarks/epoch_time.py`` on CUDA); the README's CPU section has the num
 * ``fused_sgd``: one kernel per optimiser step instead of one per parameter tensor (CUDA only).
 * ``compile``: ``torch.compile`` of the training forward: fused elementwise ops, fewer launches
   (on CUDA; on a CPU it was slower than eager bf16 for every model measured).
-* ``eval_folded``: evaluation on a copy of the model with each convolution's following BatchNorm
-  folded into it (exact in real arithmetic: BN in eval mode is a fixed per-channel affine map)
-  and in channels_last; the arithmetic stays fp32. The trained module itself is never changed.
+* ``eval_folded``: evaluation on a copy of the model in which every BatchNorm that directly follows a
+  convolution is folded into it (exact in real arithmetic: BN in eval mode is a fixed per-channel
+  affine map; 4 of compact_cnn's 7, a BN after a max-pool cannot be folded), in channels_last; the
+  arithmetic stays fp32. The trained module itself is never changed.
 
 The whole uint8 split on the device with crop + flip as tensor ops there (:mod:`deep.data`) is
 not a switch: every run uses it.
@@ -28,7 +29,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-__all__ = ["FastPath", "CPU_DEFAULTS", "CUDA_DEFAULT", "OFF", "choose", "eval_module"]
+__all__ = ["FastPath", "CPU_DEFAULTS", "CPU_FORCED", "CUDA_DEFAULT", "OFF", "choose", "eval_module",
+           "folded_batchnorms"]
 
 
 @dataclass(frozen=True)
@@ -51,14 +53,17 @@ class FastPath:
 
 OFF = FastPath()
 CUDA_DEFAULT = FastPath(bf16=True, channels_last=True, fused_sgd=True, compile=True, eval_folded=False)
+CPU_FORCED = FastPath(bf16=True, channels_last=True, eval_folded=True)  # --fast on a CPU, for any model
 
-# Measured on 2 cores of an AMD EPYC with AVX-512 BF16 (torch 2.14.1; benchmarks/cpu_fast_path.py,
-# the README's CPU section). Models not listed keep the plain fp32 path on a CPU (not measured
-# there: a PreAct-ResNet18 PGD-10 epoch takes over an hour on two cores).
+# Measured on 2 idle cores of an AMD EPYC with AVX-512 BF16 (torch 2.14.1; benchmarks/cpu_fast_path.py,
+# rows in benchmarks/results/cpu_fast_path.json, the README's CPU section). Models not listed keep the
+# plain fp32 path on a CPU: small_cnn (digits, batch 16) gained 16 % at best, within the step's
+# run-to-run spread; the ResNets were not measured there (a PreAct-ResNet18 PGD-10 epoch takes over an
+# hour on two cores).
 CPU_DEFAULTS = {
-    # PGD-3 training step, batch 256: fp32 143 img/s, bf16 292, bf16 + channels_last 470 (3.3x);
-    # compiled bf16 325 (slower). PGD eval fp32, batch 500: 595, channels_last 941, folded 1,109.
-    "compact_cnn": FastPath(bf16=True, channels_last=True, eval_folded=True),
+    # PGD-3 training step, batch 128: fp32 202 img/s, bf16 387, channels_last 294, both 622 (3.1x);
+    # compiled 400 (slower). PGD evaluation, fp32, batch 500: 650, channels_last 926, folded 992.
+    "compact_cnn": CPU_FORCED,
 }
 
 
@@ -68,7 +73,7 @@ def choose(device: torch.device, model: str, fast: bool | None = None, compile: 
     if fast is None:
         base = CUDA_DEFAULT if cuda else CPU_DEFAULTS.get(model, OFF)
     elif fast:
-        base = CUDA_DEFAULT if cuda else FastPath(bf16=True, channels_last=True, eval_folded=True)
+        base = CUDA_DEFAULT if cuda else CPU_FORCED
     else:
         base = OFF
     use_compile = base.compile if compile is None else bool(compile)
@@ -94,3 +99,11 @@ def eval_module(model: torch.nn.Module, path: FastPath) -> torch.nn.Module:
     except Exception:  # not traceable by torch.fx: evaluate the plain copy
         folded = plain
     return folded.to(memory_format=torch.channels_last).eval()
+
+
+def folded_batchnorms(plain: torch.nn.Module, evaluated: torch.nn.Module) -> int:
+    """How many BatchNorm layers of ``plain`` the module ``evaluated`` folded away (0: none, or not folded)."""
+    def count(m):
+        return sum(isinstance(x, torch.nn.modules.batchnorm._BatchNorm) for x in m.modules())
+
+    return count(plain) - count(evaluated)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from .attacks import default_eval_step
 from .config import TrainConfig, parse_number, parse_whole
 from .errors import ConfigError, NoAveragedModel, RunDirError
 from .run_dir import RunDir
@@ -171,7 +172,7 @@ def run_stage(part: dict, runs, device=None, data_dir=None, download=False, sour
     rd = train_run(cfg, log=log)
     extra = {"config_file": str(source), "row": part["run"].get("row")}
     score = dict(extra=extra, steps=20, device=device, data_dir=data_dir)
-    res = _scored(rd, RunDir.EVAL, part["run"].get("checkpoint", "last"))
+    res = _scored(rd, RunDir.EVAL, part["run"].get("checkpoint", "last"), cfg)
     if res is None:
         try:
             path, res = evaluate_and_save(rd.path, checkpoint=part["run"].get("checkpoint", "last"), **score)
@@ -181,7 +182,7 @@ def run_stage(part: dict, runs, device=None, data_dir=None, download=False, sour
             path, res = evaluate_and_save(rd.path, checkpoint="last", **score)
         log(f"{path}")
     for which in part["run"].get("also_score", []):
-        _score_also(rd, which, res, score, log)
+        _score_also(rd, which, res, score, cfg, log)
     if "certify" in part and rd.read_certify() is None:
         c = _certify_settings(part["certify"], source)
         path, _ = certify_and_save(rd.path, c["sigma"], c.get("radius", 0.5), c.get("n", 100_000), c.get("n0", 100),
@@ -198,34 +199,75 @@ def _model_epoch(rd: RunDir, which: str) -> int | None:
         return None
 
 
-def _scored(rd: RunDir, name: str, which: str) -> dict | None:
-    """The result file ``name`` if it is a PGD-20 score of the model ``which`` the run holds now (for
-    ``averaged``: or of the last model, scored instead when no average exists); else None."""
+def _is_pipeline_score(res: dict, cfg: TrainConfig) -> bool:
+    """``res`` is what the pipeline scores: PGD-20 at the run's radius and norm, the default step, seed 0."""
+    attack = res.get("attack", {})
+    want = {"name": "pgd", "norm": cfg.norm, "eps": cfg.eps, "steps": 20,
+            "step_size": default_eval_step(cfg.eps, cfg.norm), "seed": 0}
+    return all(attack.get(k) == v for k, v in want.items()) and res.get("split", "test") == "test"
+
+
+def _read_score(rd: RunDir, name: str, cfg: TrainConfig) -> dict | None:
     try:
         res = rd.read_eval(name)
     except RunDirError:
         return None
-    accepted = (which, "last") if which == "averaged" else (which,)
-    if res is None or res.get("attack", {}).get("steps") != 20 or res.get("checkpoint") not in accepted:
+    return res if res is not None and _is_pipeline_score(res, cfg) else None
+
+
+def _scored(rd: RunDir, name: str, which: str, cfg: TrainConfig) -> dict | None:
+    """The result file ``name`` if it is the pipeline's score of the model ``which`` the run holds now (for
+    ``averaged``: or of the last model where the run holds no average, as the pipeline scores it then)."""
+    res = _read_score(rd, name, cfg)
+    if res is None:
+        return None
+    fallback = which == "averaged" and res.get("checkpoint") == "last" and _model_epoch(rd, "averaged") is None
+    if res.get("checkpoint") != which and not fallback:
         return None
     return res if res.get("epoch") == _model_epoch(rd, res["checkpoint"]) else None
 
 
-def _score_also(rd: RunDir, which: str, primary: dict, score: dict, log) -> None:
+def _score_also(rd: RunDir, which: str, primary: dict, score: dict, cfg: TrainConfig, log) -> None:
     """eval_<which>.json: the result of the model ``which`` (the primary's own, when it is that model)."""
     name = f"eval_{which}.json"
-    if which == primary.get("checkpoint") or _scored(rd, name, which) is not None:
+    if which == primary.get("checkpoint") or _scored(rd, name, which, cfg) is not None:
         return
     epoch = _model_epoch(rd, which)
     if epoch is None:
         log(f"warning: {rd.path} holds no {which} model; {name} not written")
         return
-    if epoch == primary.get("epoch") and primary.get("checkpoint") in ("last", "best"):
+    if which in ("last", "best") and primary.get("checkpoint") in ("last", "best") and epoch == primary.get("epoch"):
         # best.pt of the last epoch is checkpoint.pt's model: the same weights give the same result
         path = rd.write_json(name, {**primary, "checkpoint": which, "same_model_as": primary.get("checkpoint")})
     else:
         path, _ = evaluate_and_save(rd.path, checkpoint=which, out=rd.path / name, **score)
     log(f"{path}")
+
+
+def _finished_seed(parts: list, runs, source) -> dict | None:
+    """{stage: eval} when every stage of a seed was trained to its last epoch (metrics.jsonl) and holds the
+    pipeline's scores of its models (eval.json, and eval_<which>.json for each also_score), with or without
+    checkpoints; else None. A seed whose results were committed is not trained again on a machine that has
+    only the result files."""
+    evals = {}
+    for part in parts:
+        rd = run_dir_of(part, runs)
+        cfg = stage_config(part, runs, where=f"[train] of {source}")
+        which = part["run"].get("checkpoint", "last")
+        try:
+            trained = any(r.get("epoch") == cfg.epochs - 1 for r in rd.read_metrics())
+        except RunDirError:
+            return None
+        primary = _read_score(rd, RunDir.EVAL, cfg)
+        accepted = (which, "last") if which == "averaged" else (which,)
+        if not trained or primary is None or primary.get("checkpoint") not in accepted:
+            return None
+        for also in part["run"].get("also_score", []):
+            res = _read_score(rd, f"eval_{also}.json", cfg) if also != primary.get("checkpoint") else primary
+            if res is None or res.get("checkpoint") != also:
+                return None
+        evals[part["run"]["name"]] = primary
+    return evals
 
 
 def run_pipeline(path, runs="runs", device=None, data_dir=None, download=False, overrides=None,
@@ -255,6 +297,9 @@ def run_pipeline(path, runs="runs", device=None, data_dir=None, download=False, 
     start = cfg["run"].get("summary")
     if start is not None and start not in names:
         raise ConfigError(f"{path}: [run] summary = {start!r} must name one of its stages ({', '.join(names) or 'none'})")
+    if start is not None and seeds is None:
+        log(f"note: [run] summary = {start!r} summarises runs over seeds; without --seeds the summary is the "
+            f"one of a single run (summary.json / .md beside the stages)")
     evals = {}
     for seed in (seeds if seeds is not None else [None]):
         parts = stages(cfg)
@@ -263,8 +308,13 @@ def run_pipeline(path, runs="runs", device=None, data_dir=None, download=False, 
             part["run"]["seed"] = seed
         if seed is not None:
             log(f"seed {seed}")
-        evals = {p["run"]["name"]: run_stage(p, runs, device, data_dir, download, source=str(path), log=log)
-                 for p in parts}
+        done = _finished_seed(parts, runs, path) if seed is not None else None
+        if done is not None:
+            log(f"seed {seed}: every stage is trained and scored (its result files are there); nothing to do")
+            evals = done
+        else:
+            evals = {p["run"]["name"]: run_stage(p, runs, device, data_dir, download, source=str(path), log=log)
+                     for p in parts}
         if seed is not None and start is not None and summarise is not None:
             written = summarise(Path(runs) / parts[0]["run"]["table"], start, names)
             log(f"{written} (seeds so far)")

@@ -23,7 +23,7 @@ from .config import TrainConfig, check_radius, config_from_dict
 from .data import BatchLoader, load_splits, to_input
 from .errors import ConfigError, RunDirError
 from .evaluate import evaluate_classwise
-from .fast_path import choose, eval_module
+from .fast_path import choose, eval_module, folded_batchnorms
 from .models import model_for
 from .run_dir import SIX, RunDir, six_numbers, write_json
 from .train import train
@@ -117,8 +117,8 @@ def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="
     _check_eval_args(attack, steps, seed, batch_size, step_size, version)
     cfg, model, data, train_data, ckpt = load_trained(run_dir, split, data_dir, device, limit, checkpoint)
     device = next(model.parameters()).device
-    speed = choose(device, cfg.model, cfg.fast)
-    model = eval_module(model, speed)
+    plain, model = model, eval_module(model, choose(device, cfg.model, cfg.fast))
+    folded = folded_batchnorms(plain, model)
     eps = cfg.eps if eps is None else eps
     norm = norm or cfg.norm
     if eps <= 0:
@@ -126,7 +126,7 @@ def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="
     check_radius(eps, norm, "--eps")
     step_size = step_size if step_size is not None else default_eval_step(eps, norm)
     pgd_info = {"name": "pgd", "norm": norm, "eps": eps, "steps": steps, "step_size": step_size,
-                "random_start": True, "seed": seed, "precision": "fp32", "bn_folded": speed.eval_folded}
+                "random_start": True, "seed": seed, "precision": "fp32", "bn_folded": folded}
 
     def run_attack(atk):
         torch.manual_seed(seed)
@@ -145,7 +145,7 @@ def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="
     gap = [None if a is None else a - p for a, p in zip(aa["rob_error"], pgd["rob_error"])]
     return {**out, "attack": {"name": "autoattack", "version": version, "norm": norm, "eps": eps, "seed": seed,
                               "implementation": "torchattacks components", "components": aa_attack.settings(),
-                              "precision": "fp32"},
+                              "precision": "fp32", "bn_folded": folded},
             **aa, "pgd": {"attack": pgd_info, **pgd}, "gap_autoattack_minus_pgd": gap}
 
 

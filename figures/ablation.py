@@ -16,7 +16,7 @@ import numpy as np
 from . import style
 from .results import summary_of_eval
 
-__all__ = ["SIX", "six_numbers", "aggregate_arms", "frl_loss_markdown", "draw_frl_loss_curves"]
+__all__ = ["SIX", "six_numbers", "mean_std", "aggregate_arms", "frl_loss_markdown", "draw_frl_loss_curves"]
 
 SIX = ("avg_std", "worst_std", "avg_bndy", "worst_bndy", "avg_rob", "worst_rob")
 SIX_LABELS = ("avg std", "worst std", "avg bndy", "worst bndy", "avg rob", "worst rob")
@@ -27,7 +27,8 @@ def six_numbers(res: dict) -> dict:
     return dict(zip(SIX, summary_of_eval(res)))
 
 
-def _mean_std(values):
+def mean_std(values):
+    """(mean, sample standard deviation) of a list of numbers; the deviation of one number is 0."""
     a = np.asarray(values, dtype=float)
     return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
 
@@ -47,12 +48,12 @@ def aggregate_arms(per_seed: dict, labels: dict | None = None) -> dict:
         row = {"label": (labels or {}).get(arm, arm), "per_seed": {str(s): nums[s] for s in seeds},
                "mean": {}, "std": {}}
         for key in SIX:
-            row["mean"][key], row["std"][key] = _mean_std([nums[s][key] for s in seeds])
+            row["mean"][key], row["std"][key] = mean_std([nums[s][key] for s in seeds])
         if arm != "start":
             row["delta_mean"], row["delta_std"], row["delta_sign"] = {}, {}, {}
             for key in SIX:
                 d = [nums[s][key] - six_numbers(per_seed[s]["start"])[key] for s in seeds]
-                row["delta_mean"][key], row["delta_std"][key] = _mean_std(d)
+                row["delta_mean"][key], row["delta_std"][key] = mean_std(d)
                 row["delta_sign"][key] = 1 if all(v > 0 for v in d) else -1 if all(v < 0 for v in d) else 0
         rows[arm] = row
     return {"seeds": seeds, "arms": arms, "rows": rows}

@@ -20,10 +20,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from deep.evaluate import decode_examples
-from deep.run_dir import RunDir
+from deep.run_dir import RunDir, RunDirError
 
 from . import style
-from .intervals import paired_change, result_intervals
+from .intervals import paired_change, result_intervals, significance
 from .results import MissingResults, paper_numbers
 
 __all__ = ["compare_runs", "rho", "compare_markdown", "draw_compare", "published_key"]
@@ -107,7 +107,7 @@ def compare_runs(runs, base: str) -> dict:
 
 def _add_intervals(out: dict, methods: dict, base: str) -> None:
     """Per method and seed: 95 % intervals of the PGD robust accuracy (average: Clopper-Pearson; worst class:
-    stratified bootstrap) and, where both files carry per-example outcomes, the paired change of each against
+    simultaneous Clopper-Pearson over the classes) and, where both files carry per-example outcomes, the paired change of each against
     the base's run of the same seed; ``significant``: "up" / "down" where that change's interval excludes 0
     on every seed, else "no" (:mod:`figures.intervals`). Accuracy fractions."""
     for name, evals in methods.items():
@@ -121,18 +121,20 @@ def _add_intervals(out: dict, methods: dict, base: str) -> None:
             ref = methods[base].get(seed)
             if name == base or ref is None or "examples" not in pgd or "examples" not in _pgd_part(ref):
                 continue
-            labels, _, wrong_b = decode_examples(pgd["examples"])
-            labels_a, _, wrong_a = decode_examples(_pgd_part(ref)["examples"])
+            try:
+                labels, _, wrong_b = decode_examples(pgd["examples"])
+                labels_a, _, wrong_a = decode_examples(_pgd_part(ref)["examples"])
+            except ValueError as exc:
+                raise RunDirError(f"{name}/{seed} or {base}/{seed}: an unreadable examples record ({exc})") from None
             if not np.array_equal(labels, labels_a):
-                continue  # not the same test examples: no paired change
+                raise RunDirError(f"{name}/{seed} and {base}/{seed} were not scored on the same test examples; "
+                                  f"a paired change needs one test set")
             ch = paired_change(labels, wrong_a, wrong_b, len(pgd["n_per_class"]))
             # accuracy change = minus the error change; the interval flips with it
             m["paired"][seed] = {k: [-ch[w][0], -ch[w][2], -ch[w][1]] for k, w in (("rob_avg", "avg"),
                                                                                     ("rob_worst", "worst"))}
         if name != base and m["paired"] and len(m["paired"]) == len(evals):
-            m["significant"] = {k: "up" if all(p[k][1] > 0 for p in m["paired"].values()) else
-                                "down" if all(p[k][2] < 0 for p in m["paired"].values()) else "no"
-                                for k in ("rob_avg", "rob_worst")}
+            m["significant"] = {k: significance(p[k] for p in m["paired"].values()) for k in ("rob_avg", "rob_worst")}
 
 
 def _published() -> dict:
@@ -172,21 +174,26 @@ def compare_markdown(res: dict) -> str:
     return "\n".join(lines) + "\n" + _intervals_markdown(res)
 
 
+def _change_cell(change, sig) -> str:
+    text = f"{100 * change[0]:+.2f} [{100 * change[1]:+.2f}, {100 * change[2]:+.2f}]"
+    return f"**{text}**" if sig in ("up", "down") else text
+
+
 def _intervals_markdown(res: dict) -> str:
     """Per method and seed: robust accuracy with its 95 % interval, and the paired change against the base."""
     if not any(m.get("intervals") for m in res["methods"].values()):
         return ""
     lines = ["", f"Per seed, PGD robust accuracy (%) with 95 % intervals (avg: Clopper-Pearson, worst class: "
-             f"stratified bootstrap) and the change against {res['base']} on the same test images (paired "
-             f"bootstrap); ▲ / ▼: the interval excludes 0 on every seed.", "",
+             f"simultaneous Clopper-Pearson over the classes) and the change of the accuracy against "
+             f"{res['base']} on the same test images (paired bootstrap; worst class: approximate); **bold**: the "
+             f"interval excludes 0 on every seed.", "",
              "| method | seed | rob avg | rob worst | Δ rob avg | Δ rob worst |", "|---|---|---|---|---|---|"]
     for name, m in res["methods"].items():
         sig = m.get("significant", {})
         for seed, iv in m.get("intervals", {}).items():
             i = m["per_seed"]["rob_avg"][m["seeds"].index(seed)], m["per_seed"]["rob_worst"][m["seeds"].index(seed)]
             p = m.get("paired", {}).get(seed)
-            ch = ["" if p is None else f"{100 * p[k][0]:+.2f} [{100 * p[k][1]:+.2f}, {100 * p[k][2]:+.2f}]"
-                  + {"up": " ▲", "down": " ▼"}.get(sig.get(k), "") for k in ("rob_avg", "rob_worst")]
+            ch = ["" if p is None else _change_cell(p[k], sig.get(k)) for k in ("rob_avg", "rob_worst")]
             lines.append(f"| {name} | {seed} | {100 * i[0]:.2f} [{100 * iv['rob_avg'][0]:.2f}, "
                          f"{100 * iv['rob_avg'][1]:.2f}] | {100 * i[1]:.2f} [{100 * iv['rob_worst'][0]:.2f}, "
                          f"{100 * iv['rob_worst'][1]:.2f}] | " + " | ".join(ch) + " |")

@@ -5,15 +5,19 @@ With 1,000 test images a class, a class-wise error carries about +-3 points (bin
 
 * a class's error, or the average error over all N examples: **Clopper-Pearson** (the exact binomial
   interval; Clopper and Pearson 1934), from the counts alone;
-* the worst class's error: a **stratified bootstrap** over the test images (resampled within each
-  class, so every replicate keeps the split's class sizes); the number wrong of class c in a
-  replicate is then exactly Binomial(n_c, p_c), drawn as such. The percentile interval of a maximum
-  leans upward (the max of noisy estimates is biased up), so the observed worst class may sit near the
-  interval's lower end;
+* the worst class's error max_c p_c: [max_c lo_c, max_c hi_c] of the classes' Clopper-Pearson
+  intervals at level 1 - (1 - level) / K (Bonferroni): all K class intervals hold at once with
+  probability >= level, and then so does this one. Valid whatever the gaps between classes (a
+  percentile bootstrap of the maximum is not: with near-tied classes, the regime FRL aims for, its
+  95 % interval covered the true worst error in under 90 % of simulated test sets, and in about 1 %
+  with all classes tied), at the price of width;
 * the change of the average or the worst class between two models scored on the **same** examples:
   a **paired** stratified bootstrap: per class, the four joint outcomes (wrong / right under each
   model) are resampled together (a multinomial of the observed cell frequencies), so what both models
-  get wrong cancels. A change is *significant* at the 95 % level when its interval excludes 0.
+  get wrong cancels. For the average this is the usual bootstrap of a mean. For the worst class it is
+  approximate: a replicate's maximum over near-tied classes is biased up, so the interval of a change
+  toward tied classes leans toward "no improvement" (conservative for a claim that a worst class
+  improved by equalising). A change is *significant* at the 95 % level when its interval excludes 0.
 
 Every function takes errors as counts or per-example flags and returns fractions; ``level`` is the
 coverage (0.95), ``draws`` the bootstrap replicates and ``seed`` their generator's seed (results are
@@ -25,7 +29,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-__all__ = ["clopper_pearson", "worst_class_interval", "paired_change", "result_intervals", "DRAWS", "LEVEL"]
+__all__ = ["clopper_pearson", "worst_class_interval", "paired_change", "result_intervals", "significance", "DRAWS",
+           "LEVEL"]
 
 LEVEL = 0.95
 DRAWS = 4000
@@ -61,14 +66,24 @@ def _counts(k, n):
     return k, n
 
 
-def worst_class_interval(k, n, level: float = LEVEL, draws: int = DRAWS, seed: int = 0):
-    """(lower, upper) of the worst class's error max_c k_c / n_c: stratified bootstrap (module docstring)."""
+def worst_class_interval(k, n, level: float = LEVEL):
+    """(lower, upper) of the worst class's error max_c k_c / n_c: the largest lower and the largest upper
+    end of the classes' simultaneous (Bonferroni) Clopper-Pearson intervals (module docstring)."""
     _check_level(level)
     k, n = _counts(k, n)
-    rng = np.random.default_rng(seed)
-    worst = (rng.binomial(n, k / n, size=(draws, len(n))) / n).max(axis=1)
-    a = (1 - level) / 2
-    return float(np.quantile(worst, a)), float(np.quantile(worst, 1 - a))
+    lo, hi = clopper_pearson(k, n, 1 - (1 - level) / len(n))
+    return float(np.max(lo)), float(np.max(hi))
+
+
+def significance(intervals) -> str:
+    """"up" / "down" when every (change, lower, upper) of ``intervals`` (one per seed) excludes 0 on that
+    side, else "no" (also for no intervals at all)."""
+    intervals = list(intervals)
+    if intervals and all(lo > 0 for _, lo, _ in intervals):
+        return "up"
+    if intervals and all(hi < 0 for _, _, hi in intervals):
+        return "down"
+    return "no"
 
 
 def paired_change(labels, wrong_a, wrong_b, num_classes: int | None = None, level: float = LEVEL,
@@ -111,7 +126,7 @@ def paired_change(labels, wrong_a, wrong_b, num_classes: int | None = None, leve
             "draws": draws, "seed": seed}
 
 
-def result_intervals(res: dict, level: float = LEVEL, draws: int = DRAWS, seed: int = 0) -> dict:
+def result_intervals(res: dict, level: float = LEVEL) -> dict:
     """Intervals of an eval.json dict's errors: {"std_error" | "bndy_error" | "rob_error": {"avg": (lo, hi),
     "worst": (lo, hi), "per_class": [(lo, hi), ...]}}, from its class-wise errors and class sizes."""
     n = np.asarray(res["n_per_class"], dtype=np.int64)
@@ -126,6 +141,6 @@ def result_intervals(res: dict, level: float = LEVEL, draws: int = DRAWS, seed: 
         for ok in present:
             per_class.append(next(it) if ok else None)
         out[key] = {"avg": (float(avg[0]), float(avg[1])),
-                    "worst": worst_class_interval(k[present], n[present], level, draws, seed),
+                    "worst": worst_class_interval(k[present], n[present], level),
                     "per_class": per_class}
     return out

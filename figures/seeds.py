@@ -17,8 +17,8 @@ import numpy as np
 from deep.evaluate import decode_examples
 from deep.run_dir import RunDir, RunDirError
 
-from .ablation import SIX, SIX_LABELS, six_numbers
-from .intervals import LEVEL, paired_change, result_intervals
+from .ablation import SIX, SIX_LABELS, mean_std, six_numbers
+from .intervals import LEVEL, paired_change, result_intervals, significance
 
 __all__ = ["collect_seeds", "seeds_summary", "seeds_markdown", "write_seeds_summary", "CHANGES", "CHECKPOINTS"]
 
@@ -51,7 +51,10 @@ def collect_seeds(folder, stages) -> dict:
 
 
 def _flags(res: dict, key: str):
-    labels, std_wrong, rob_wrong = decode_examples(res["examples"])
+    try:
+        labels, std_wrong, rob_wrong = decode_examples(res["examples"])
+    except ValueError as exc:
+        raise RunDirError(f"{res.get('run', 'an eval file')}: its examples record is unreadable ({exc})") from None
     if key == "std_error":
         return labels, std_wrong
     if key == "rob_error":
@@ -66,14 +69,10 @@ def _change(start: dict, res: dict, key: str, which: str, seed: int) -> list | N
     labels_a, a = _flags(start, key)
     labels_b, b = _flags(res, key)
     if not np.array_equal(labels_a, labels_b):
-        raise ValueError("the two results were not scored on the same examples; a paired change needs one test set")
+        raise RunDirError(f"{res.get('run')} and {start.get('run')} were not scored on the same test examples; "
+                          f"a paired change needs one test set")
     ch = paired_change(labels_a, a, b, len(start["n_per_class"]), seed=seed)[which]
     return [100 * v for v in ch]
-
-
-def _mean_std(values):
-    a = np.asarray(values, dtype=float)
-    return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
 
 
 def seeds_summary(folder, start: str, stages) -> dict:
@@ -90,7 +89,7 @@ def seeds_summary(folder, start: str, stages) -> dict:
             rows = {}
             for seed in seeds:
                 res = per_seed[seed]
-                iv = result_intervals(res, seed=seed)
+                iv = result_intervals(res)
                 row = {"six": six_numbers(res), "epoch": res.get("epoch"),
                        "interval": {"avg_rob": [100 * v for v in iv["rob_error"]["avg"]],
                                     "worst_rob": [100 * v for v in iv["rob_error"]["worst"]],
@@ -99,36 +98,37 @@ def seeds_summary(folder, start: str, stages) -> dict:
                 if stage != start and seed in ref:
                     row["change"] = {name: _change(ref[seed], res, key, kind, seed) for name, key, kind in CHANGES}
                 rows[str(seed)] = row
-            entry = {"seeds": seeds, "per_seed": rows,
-                     "mean": {k: _mean_std([rows[str(s)]["six"][k] for s in seeds])[0] for k in SIX},
-                     "std": {k: _mean_std([rows[str(s)]["six"][k] for s in seeds])[1] for k in SIX}}
+            stats = {k: mean_std([rows[str(s)]["six"][k] for s in seeds]) for k in SIX}
+            entry = {"seeds": seeds, "per_seed": rows, "mean": {k: v[0] for k, v in stats.items()},
+                     "std": {k: v[1] for k, v in stats.items()}}
             if stage != start:
                 entry["change_mean"], entry["significant"] = {}, {}
                 for name, _, _ in CHANGES:
                     ch = [rows[str(s)].get("change", {}).get(name) for s in seeds]
                     if all(c is not None for c in ch) and ch:
-                        entry["change_mean"][name] = _mean_std([c[0] for c in ch])
-                        up = all(c[1] > 0 for c in ch)
-                        down = all(c[2] < 0 for c in ch)
-                        entry["significant"][name] = "up" if up else "down" if down else "no"
+                        entry["change_mean"][name] = mean_std([c[0] for c in ch])
+                        entry["significant"][name] = significance(ch)
             out["stages"][stage][which] = entry
     return out
 
 
-def _fmt_change(mean_std, sig) -> str:
-    m, s = mean_std
-    mark = {"up": " ▲", "down": " ▼"}.get(sig, "")
-    return f"{m:+.1f} ± {s:.1f}{mark}"
+def _fmt(mean, std, n, sign="") -> str:
+    return f"{mean:{sign}.1f}" + (f" ± {std:.1f}" if n > 1 else "")
+
+
+def _fmt_change(ms, sig, n) -> str:
+    text = _fmt(ms[0], ms[1], n, "+")
+    return f"**{text}**" if sig in ("up", "down") else text
 
 
 def seeds_markdown(summary: dict, title: str = "", attack: str = "PGD-20") -> str:
     """summary.md of :func:`seeds_summary`: tables of the last and the best checkpoint."""
     start = summary["start"]
     lines = [f"## {title}" if title else "## pipeline over seeds", "",
-             f"Test split, {attack}, in %; mean ± std over the seeds (n = number of seeds). Changes are against "
-             f"`{start}` (last model, where every fine-tune began), paired on the same test images; ▲ / ▼: the "
-             f"{int(100 * summary['level'])} % interval of the change excludes 0 on every seed (significant), "
-             f"up or down."]
+             f"Test split, {attack}, error rates in %; mean ± std over the seeds (n = number of seeds). Δ: change "
+             f"of the error against `{start}` (its eval.json model, where every fine-tune began), paired on the "
+             f"same test images (negative: fewer errors); **bold**: the {int(100 * summary['level'])} % interval "
+             f"of the change excludes 0 on every seed (significant)."]
     for which in CHECKPOINTS:
         stages = {k: v[which] for k, v in summary["stages"].items() if which in v}
         if not stages:
@@ -137,12 +137,13 @@ def seeds_markdown(summary: dict, title: str = "", attack: str = "PGD-20") -> st
                   "| stage | n | " + " | ".join(SIX_LABELS) + " | Δ worst rob | Δ avg rob | Δ avg std | Δ avg bndy |",
                   "|" + "---|" * (len(SIX) + 6)]
         for name, e in stages.items():
-            cells = [f"{e['mean'][k]:.1f} ± {e['std'][k]:.1f}" for k in SIX]
-            ch = [_fmt_change(e["change_mean"][c], e["significant"][c]) if c in e.get("change_mean", {}) else ""
+            n = len(e["seeds"])
+            cells = [_fmt(e["mean"][k], e["std"][k], n) for k in SIX]
+            ch = [_fmt_change(e["change_mean"][c], e["significant"][c], n) if c in e.get("change_mean", {}) else ""
                   for c, _, _ in CHANGES]
             lines.append(f"| {name} | {len(e['seeds'])} | " + " | ".join(cells) + " | " + " | ".join(ch) + " |")
-        lines += ["", f"Per seed ({which}), with 95 % intervals: avg rob [Clopper-Pearson], worst rob [stratified "
-                  "bootstrap], Δ [paired bootstrap]:", "",
+        lines += ["", f"Per seed ({which}), with 95 % intervals: avg rob [Clopper-Pearson], worst rob [simultaneous "
+                  "Clopper-Pearson over the classes], Δ [paired bootstrap; worst class: approximate]:", "",
                   "| stage | seed | epoch | avg std | avg rob | worst rob | Δ worst rob | Δ avg rob | Δ avg std | "
                   "Δ avg bndy |", "|" + "---|" * 10]
         for name, e in stages.items():

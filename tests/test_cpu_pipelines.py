@@ -78,6 +78,11 @@ def test_the_frl_pipeline_over_two_seeds_ends_with_intervals_and_resumes_without
     stamps = {p: p.stat().st_mtime_ns for p in group.rglob("eval*.json")}
     _run(FRL, tmp_path, [0, 1])  # everything is finished: nothing is trained or scored again
     assert {p: p.stat().st_mtime_ns for p in group.rglob("eval*.json")} == stamps
+    for ckpt in group.rglob("*.pt"):  # a fresh machine with the committed result files only
+        ckpt.unlink()
+    _run(FRL, tmp_path, [0, 1])
+    assert {p: p.stat().st_mtime_ns for p in group.rglob("eval*.json")} == stamps
+    assert not list(group.rglob("*.pt"))
 
 
 def test_the_compare_pipeline_ends_with_frl_compare_and_its_intervals(tmp_path):
@@ -89,3 +94,37 @@ def test_the_compare_pipeline_ends_with_frl_compare_and_its_intervals(tmp_path):
     assert lo - 1e-9 <= d <= hi + 1e-9 and frl["significant"]["rob_avg"] in ("up", "down", "no")
     assert d == pytest.approx(frl["per_seed"]["rob_avg"][0] - res["methods"]["trades"]["per_seed"]["rob_avg"][0])
     assert "Per seed, PGD robust accuracy" in (group / "compare.md").read_text()
+
+
+def _digits_pipeline(tmp_path):
+    stage = 'dataset = "digits"\neps = 0.2\nattack_steps = 1\neval_steps = 1\nval_per_class = 5\ntest_every = 0\n'
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[run]\nname = "p"\ntable = "t"\nalso_score = ["best"]\nsummary = "a"\n'
+                   f'[[stage]]\nname = "a"\n[stage.train]\nmethod = "pgd_at"\nepochs = 2\n{stage}'
+                   f'[[stage]]\nname = "b"\n[stage.train]\nmethod = "pgd_at"\ninit = "a"\nepochs = 2\nlr = 0.001\n{stage}')
+    return cfg
+
+
+def test_a_seed_with_its_results_is_finished_even_when_its_best_epoch_is_not_the_last(tmp_path):
+    cfg, runs = _digits_pipeline(tmp_path), tmp_path / "runs"
+    assert main(["run", str(cfg), "--runs", str(runs), "--seeds", "0"]) == 0
+    group = runs / "t" / "p"
+    for ckpt in group.rglob("*.pt"):
+        ckpt.unlink()
+    for best in group.rglob("eval_best.json"):  # as if validation had picked the first epoch
+        res = json.loads(best.read_text())
+        res.pop("same_model_as", None)
+        best.write_text(json.dumps({**res, "epoch": 0}))
+    stamps = {p: p.stat().st_mtime_ns for p in group.rglob("eval*.json")}
+    assert main(["run", str(cfg), "--runs", str(runs), "--seeds", "0"]) == 0
+    assert {p: p.stat().st_mtime_ns for p in group.rglob("eval*.json")} == stamps and not list(group.rglob("*.pt"))
+
+
+def test_a_result_of_another_attack_is_scored_again(tmp_path):
+    cfg, runs = _digits_pipeline(tmp_path), tmp_path / "runs"
+    assert main(["run", str(cfg), "--runs", str(runs), "--seeds", "0"]) == 0
+    path = runs / "t" / "p" / "b" / "seed_0" / "eval.json"
+    res = json.loads(path.read_text())
+    path.write_text(json.dumps({**res, "attack": {**res["attack"], "eps": 0.1}}))  # e.g. frl eval --eps 0.1
+    assert main(["run", str(cfg), "--runs", str(runs), "--seeds", "0"]) == 0
+    assert json.loads(path.read_text())["attack"]["eps"] == pytest.approx(0.2)

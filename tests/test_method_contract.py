@@ -22,11 +22,19 @@ FIELDS = {f.name: f for f in fields(TrainConfig)}
 
 
 @pytest.fixture(scope="module")
-def start(tmp_path_factory):
-    """A PGD-AT start for the methods that fine-tune."""
-    out = tmp_path_factory.mktemp("start") / "pgd_at"
-    train_run(TrainConfig(**TINY, method="pgd_at", epochs=1, out=str(out)), log=lambda m: None)
-    return str(out)
+def starts(tmp_path_factory):
+    """PGD-AT starts for the methods that fine-tune, one per model, trained when first asked for."""
+    made = {}
+
+    def start(model="small_cnn"):
+        if model not in made:
+            out = tmp_path_factory.mktemp("start") / f"pgd_at_{model}"
+            train_run(TrainConfig(**{**TINY, "model": model}, method="pgd_at", epochs=1, out=str(out)),
+                      log=lambda m: None)
+            made[model] = str(out)
+        return made[model]
+
+    return start
 
 
 def _config(name, start, out, **extra):
@@ -38,15 +46,19 @@ def _metrics(out):
     return [{k: v for k, v in r.items() if k not in TIMING} for r in RunDir(out).read_metrics()]
 
 
+# compact_cnn runs its CPU fast path by default (bf16 autocast + channels_last, folded evaluation):
+# the contract, exact resume included, holds there too
+@pytest.mark.parametrize("model", ["small_cnn", "compact_cnn"])
 @pytest.mark.parametrize("name", methods.names())
-def test_every_method_trains_resumes_exactly_and_round_trips_its_state(name, start, tmp_path):
-    whole = _config(name, start, tmp_path / "whole")
+def test_every_method_trains_resumes_exactly_and_round_trips_its_state(name, model, starts, tmp_path):
+    start = starts(model)
+    whole = _config(name, start, tmp_path / "whole", model=model)
     train_run(whole, log=lambda m: None)
-    cut = _config(name, start, tmp_path / "cut")
+    cut = _config(name, start, tmp_path / "cut", model=model)
     with pytest.raises(StopTraining):
         train_run(cut, log=stop_after_first_epoch)
     assert [r["epoch"] for r in _metrics(cut.out)] == [0]
-    train_run(_config(name, start, tmp_path / "cut", resume=True), log=lambda m: None)
+    train_run(_config(name, start, tmp_path / "cut", resume=True, model=model), log=lambda m: None)
     reference = _metrics(whole.out)
     assert [(r["epoch"], r["split"]) for r in reference] == [(0, "val"), (1, "val"), (1, "test")]
     assert _metrics(cut.out) == reference  # a resumed run ends with exactly the uninterrupted metrics
