@@ -57,12 +57,12 @@ CPU_FORCED = FastPath(bf16=True, channels_last=True, eval_folded=True)  # --fast
 
 # Measured on 2 idle cores of an AMD EPYC with AVX-512 BF16 (torch 2.14.1; benchmarks/cpu_fast_path.py,
 # rows in benchmarks/results/cpu_fast_path.json, the README's CPU section). Models not listed keep the
-# plain fp32 path on a CPU: small_cnn (digits, batch 16) gained 16 % at best, within the step's
-# run-to-run spread; the ResNets were not measured there (a PreAct-ResNet18 PGD-10 epoch takes over an
-# hour on two cores).
+# plain fp32 path on a CPU: small_cnn (digits, batch 16) gained 1.16x and 1.31x in two runs, an
+# overhead-bound step whose fp32 rate itself varied 1.5x, not worth changing every digits result;
+# the ResNets were not measured there (a PreAct-ResNet18 PGD-10 epoch takes over an hour on two cores).
 CPU_DEFAULTS = {
-    # PGD-3 training step, batch 128: fp32 202 img/s, bf16 387, channels_last 294, both 622 (3.1x);
-    # compiled 400 (slower). PGD evaluation, fp32, batch 500: 650, channels_last 926, folded 992.
+    # PGD-3 training step, batch 128: fp32 168 img/s, bf16 345, channels_last 286, both 529 (3.15x);
+    # compiled 376 (slower). PGD evaluation, fp32, batch 500: 525, channels_last 840, folded 922.
     "compact_cnn": CPU_FORCED,
 }
 

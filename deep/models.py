@@ -134,8 +134,8 @@ class CompactCNN(nn.Module):
     arXiv:2404.00498: a stem convolution, then three conv-pool-BN-ReLU-conv-BN-ReLU blocks that halve
     the resolution 32 -> 16 -> 8 -> 4, global max-pool, a linear head) at widths 32 | 32-64-128:
     0.30 M parameters and 27 M multiply-adds per 32x32 image (PreAct-ResNet18: 11.2 M and 556 M).
-    Chosen by measurement on 2 CPU cores (README, "Real CIFAR-10 on a CPU": widths 32-64-128-256
-    train 2.5x slower); ``widths`` gives the stem and the three blocks."""
+    Chosen by measurement on 2 CPU cores (``benchmarks/cpu_fast_path.py``'s width rows: widths
+    32-64-128-256 train 2.3x slower, 48-96-192-384 5x); ``widths`` gives the stem and the three blocks."""
 
     def __init__(self, num_classes=10, in_channels=3, normalize=None, widths=(32, 32, 64, 128)):
         super().__init__()
