@@ -4,7 +4,9 @@ A trick is on by default only where it was measured to help (``benchmarks/cpu_fa
 CPU, ``benchmarks/epoch_time.py`` on CUDA); the README's CPU section has the numbers. The tricks:
 
 * ``bf16``: bf16 autocast of the training step (attack included); no loss scaling is needed. On
-  CUDA: tensor cores. On a CPU with AVX-512 BF16 (or AMX): oneDNN's bf16 convolutions.
+  CUDA: tensor cores. On a CPU with AVX-512 BF16 (or AMX): oneDNN's bf16 convolutions. A CPU without
+  them (e.g. AVX2 only) emulates bf16, 10-20x slower than fp32, so there bf16 is never on, not even
+  with ``--fast`` (:func:`cpu_has_native_bf16`).
 * ``channels_last``: NHWC memory format of the model and the training batches: the layout
   cuDNN's and oneDNN's fastest convolutions want (on a CPU it helps some models and hurts others).
 * ``fused_sgd``: one kernel per optimiser step instead of one per parameter tensor (CUDA only).
@@ -29,8 +31,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-__all__ = ["FastPath", "CPU_DEFAULTS", "CPU_FORCED", "CUDA_DEFAULT", "OFF", "choose", "eval_module",
-           "folded_batchnorms"]
+__all__ = ["FastPath", "CPU_DEFAULTS", "CPU_FORCED", "CUDA_DEFAULT", "OFF", "choose", "cpu_has_native_bf16",
+           "eval_module", "folded_batchnorms"]
 
 
 @dataclass(frozen=True)
@@ -63,12 +65,24 @@ CPU_FORCED = FastPath(bf16=True, channels_last=True, eval_folded=True)  # --fast
 CPU_DEFAULTS = {
     # PGD-3 training step, batch 128: fp32 168 img/s, bf16 345, channels_last 286, both 529 (3.15x);
     # compiled 376 (slower). PGD evaluation, fp32, batch 500: 525, channels_last 840, folded 922.
+    # On a 2-core AMD EPYC with AVX2 only (no native bf16; benchmarks/results/cpu_fast_path_avx2.json):
+    # fp32 117, channels_last 170 (1.45x), bf16 9, bf16 + channels_last 11; evaluation 376 / 613 / 727.
+    # There choose() drops bf16 and keeps the rest.
     "compact_cnn": CPU_FORCED,
 }
 
 
-def choose(device: torch.device, model: str, fast: bool | None = None, compile: bool | None = None) -> FastPath:
-    """The tricks of a run on ``device`` with ``model``: forced by ``fast`` / ``compile``, else measured defaults."""
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX-512 BF16 or AMX tiles), as oneDNN's bf16 kernels need."""
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
+
+
+def choose(device: torch.device, model: str, fast: bool | None = None, compile: bool | None = None,
+           native_bf16: bool | None = None) -> FastPath:
+    """The tricks of a run on ``device`` with ``model``: forced by ``fast`` / ``compile``, else measured defaults.
+
+    On a CPU, bf16 needs native support (``native_bf16``; None: :func:`cpu_has_native_bf16`)."""
     cuda = device.type == "cuda"
     if fast is None:
         base = CUDA_DEFAULT if cuda else CPU_DEFAULTS.get(model, OFF)
@@ -76,8 +90,9 @@ def choose(device: torch.device, model: str, fast: bool | None = None, compile: 
         base = CUDA_DEFAULT if cuda else CPU_FORCED
     else:
         base = OFF
+    bf16 = base.bf16 and (cuda or (cpu_has_native_bf16() if native_bf16 is None else native_bf16))
     use_compile = base.compile if compile is None else bool(compile)
-    return FastPath(bf16=base.bf16, channels_last=base.channels_last, fused_sgd=base.fused_sgd and cuda,
+    return FastPath(bf16=bf16, channels_last=base.channels_last, fused_sgd=base.fused_sgd and cuda,
                     compile=use_compile, eval_folded=base.eval_folded)
 
 

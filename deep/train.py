@@ -182,7 +182,7 @@ def _one_epoch(run: Run, rd: RunDir, epoch: int, log) -> None:
     if not run.lr_per_batch:
         run.scheduler.step()
     common = {"epoch": epoch, "loss": loss, "epoch_time": seconds, "images_per_s": seen / seconds, "lr": lr,
-              **run.method.log()}
+              "fast_path": [k for k, on in run.speed.as_dict().items() if on], **run.method.log()}
     records = []
     has_val = len(run.val_data) > 0  # --val-per-class 0: no validation split, nothing to score
     if has_val:

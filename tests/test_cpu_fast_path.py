@@ -8,7 +8,7 @@ import torch
 
 from deep.build import build_run
 from deep.config import TrainConfig
-from deep.fast_path import CPU_DEFAULTS, OFF, FastPath, choose, eval_module
+from deep.fast_path import CPU_DEFAULTS, OFF, FastPath, choose, cpu_has_native_bf16, eval_module
 from deep.models import CompactCNN, build_model
 from fake_datasets import write_cifar10
 
@@ -24,7 +24,11 @@ def test_compact_cnn_has_the_documented_size_and_shape():
 
 
 def test_defaults_follow_the_measurements_per_device_and_model():
-    assert choose(CPU, "compact_cnn") == FastPath(bf16=True, channels_last=True, eval_folded=True)
+    assert choose(CPU, "compact_cnn", native_bf16=True) == FastPath(bf16=True, channels_last=True, eval_folded=True)
+    # a CPU without native bf16 (AVX2 only) emulates it 10-20x slower than fp32: never on there
+    assert choose(CPU, "compact_cnn", native_bf16=False) == FastPath(channels_last=True, eval_folded=True)
+    assert not choose(CPU, "small_cnn", fast=True, native_bf16=False).bf16
+    assert choose(CPU, "compact_cnn").bf16 == cpu_has_native_bf16()
     assert choose(CPU, "small_cnn") == OFF  # measured within noise on digits' batch 16: kept off
     assert choose(CPU, "preact_resnet18") == OFF  # not measured on a CPU
     cuda = choose(CUDA, "small_cnn")
@@ -34,7 +38,7 @@ def test_defaults_follow_the_measurements_per_device_and_model():
 
 def test_switches_force_the_tricks_on_or_off():
     assert choose(CPU, "compact_cnn", fast=False) == OFF
-    forced = choose(CPU, "small_cnn", fast=True)
+    forced = choose(CPU, "small_cnn", fast=True, native_bf16=True)
     assert forced.bf16 and forced.channels_last and not forced.fused_sgd  # fused SGD is CUDA-only
     assert choose(CPU, "compact_cnn", compile=True).compile and not choose(CUDA, "wrn28_10", compile=False).compile
     assert not choose(CUDA, "small_cnn", fast=False).any
@@ -66,10 +70,37 @@ def test_a_compact_cnn_run_on_cpu_takes_its_fast_path(tmp_path):
     cfg = TrainConfig(dataset="cifar10", data_dir=str(tmp_path / "data"), model="compact_cnn", method="pgd_at",
                       epochs=1, batch_size=8, val_per_class=1, attack_steps=1, eval_steps=1, out=str(tmp_path / "r"))
     run = build_run(cfg)
-    assert run.speed == CPU_DEFAULTS["compact_cnn"]
+    assert run.speed == choose(CPU, "compact_cnn") and run.speed.channels_last and run.speed.eval_folded
     assert run.model.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
     x, _ = next(iter(run.loaders["train"]))
     assert x.is_contiguous(memory_format=torch.channels_last) and x.dtype == torch.float32
     plain = build_run(TrainConfig(**{**cfg.to_dict(), "fast": False}))
     assert plain.speed == OFF and not next(iter(plain.loaders["train"]))[0].is_contiguous(
         memory_format=torch.channels_last)
+
+
+def test_bf16_training_resumes_exactly_where_the_cpu_has_native_bf16(tmp_path, monkeypatch):
+    """The bf16 branch of the fast path (AVX-512 BF16 / AMX machines), exercised on any CPU: emulated
+    bf16 is slow but exact, so a tiny compact_cnn run must resume to the uninterrupted metrics."""
+    from conftest import StopTraining, stop_after_first_epoch
+    from deep.run_dir import RunDir
+    from deep.runs import train_run
+    import deep.fast_path
+
+    monkeypatch.setattr(deep.fast_path, "cpu_has_native_bf16", lambda: True)
+    write_cifar10(tmp_path / "data", n_per_batch=8, n_test=4)
+    tiny = dict(dataset="cifar10", data_dir=str(tmp_path / "data"), model="compact_cnn", method="pgd_at",
+                attack_steps=1, eval_steps=1, val_per_class=0, test_every=0, batch_size=20, seed=1, progress=False,
+                epochs=2)
+
+    def metrics(out):
+        return [{k: v for k, v in r.items() if k not in ("epoch_time", "images_per_s")}
+                for r in RunDir(out).read_metrics()]
+
+    train_run(TrainConfig(**tiny, out=str(tmp_path / "whole")), log=lambda m: None)
+    with pytest.raises(StopTraining):
+        train_run(TrainConfig(**tiny, out=str(tmp_path / "cut")), log=stop_after_first_epoch)
+    train_run(TrainConfig(**tiny, out=str(tmp_path / "cut"), resume=True), log=lambda m: None)
+    whole = metrics(tmp_path / "whole")
+    assert whole[0]["fast_path"] == ["bf16", "channels_last", "eval_folded"]
+    assert metrics(tmp_path / "cut") == whole
