@@ -1,27 +1,26 @@
-"""AutoAttack (Croce and Hein, 2020, arXiv:2003.01690) with the official settings, behind the same call
-signature as :class:`deep.attacks.PGD`, so the class-wise evaluation treats it like any attack.
+"""AutoAttack (Croce and Hein, ICML 2020, arXiv:2003.01690) run by the official code: the
+``pyautoattack`` package (github.com/fra31/auto-attack on PyPI, what RobustBench uses), not by us.
 
-We do not write the attacks ourselves: the components are torchattacks' APGD, APGD-T, FAB and
-Square, run in fp32 and eval mode. ``torchattacks.AutoAttack`` itself is *not* the standard
-AutoAttack: it builds APGD-CE, APGD-T and FAB-T with torchattacks' default of 10 iterations
-(the official standard uses 100) and Square with ``resc_schedule=True`` (official: False). Here
-the components are built with the settings of the official implementation
-(github.com/fra31/auto-attack, ``AutoAttack.__init__`` and ``_set_version``):
+We call the package's own ``AutoAttack(...).run_standard_evaluation`` over the whole split, as
+the package does itself, and read each example's outcome from what it returns: the class-wise
+errors are then exactly the package's, example by example (tested). What the versions run
+(``AutoAttack._set_version``; each attack sees only the examples the previous ones failed on, and
+only examples classified correctly are attacked):
 
 ========  =======================================================================================
-version   attacks in order (each on the points that are still robust)
+version   attacks in order
 ========  =======================================================================================
 standard  APGD-CE (100 it., 1 restart), APGD-T (100 it., 9 target classes), FAB-T (100 it.,
-          9 target classes), Square (5,000 queries, p_init 0.8, no rescaled schedule)
+          9 target classes), Square (5,000 queries, p_init 0.8)
 plus      APGD-CE and APGD-DLR (5 restarts), FAB (5 restarts), Square, APGD-T, FAB-T
 rand      APGD-CE and APGD-DLR, 20 EOT iterations each (randomised defences)
 ========  =======================================================================================
 
-As in the official code, only examples that the model classifies correctly are attacked, and
-each attack sees only those the previous ones failed on; the random generator is seeded per
-attack with ``seed``. On the same model and inputs this reproduces the official package's
-robust accuracy exactly (tested against ``pyautoattack``, the official code on PyPI).
-torchattacks is an optional dependency (the project's ``[autoattack]`` / ``[test]`` extras).
+:meth:`AutoAttack.settings` reads the settings back from the package's objects, so eval.json
+records what ran, with the package's version. Example::
+
+    aa = AutoAttack(8 / 255, "linf", "standard", seed=0, batch_size=500)
+    clean_pred, adv_pred = aa.predictions(model, x, y)   # x in [0, 1], the whole split
 """
 
 from __future__ import annotations
@@ -31,88 +30,74 @@ import torch
 from .errors import ConfigError
 
 VERSIONS = ("standard", "plus", "rand")
-ITERATIONS = 100  # official n_iter of APGD, APGD-T and FAB
-SQUARE_QUERIES = 5000
+NORMS = {"linf": "Linf", "l2": "L2"}
 
 
 class AutoAttack:
-    def __init__(self, eps: float, norm: str = "linf", version: str = "standard", n_classes: int = 10, seed: int = 0):
+    """The official AutoAttack at radius ``eps`` in ``norm``, ``version`` standard / plus / rand,
+    every attack seeded with ``seed``, the package's batches of ``batch_size`` examples.
+
+    The package targets 9 classes (APGD-T, FAB-T); with fewer than 10 classes it would fail, so
+    there, and only there, they target the ``n_classes - 1`` other classes."""
+
+    def __init__(self, eps: float, norm: str = "linf", version: str = "standard", seed: int = 0,
+                 batch_size: int = 500, n_classes: int = 10):
         if version not in VERSIONS:
             raise ConfigError(f"version == {version!r}, must be one of {', '.join(VERSIONS)}")
         if not eps > 0:
             raise ConfigError(f"eps == {eps}, must be > 0")
-        if norm not in ("linf", "l2"):
+        if norm not in NORMS:
             raise ConfigError(f"norm == {norm!r}, must be linf or l2")
+        if batch_size < 1:
+            raise ConfigError(f"batch_size == {batch_size}, must be >= 1")
         if n_classes < 2:
             raise ConfigError(f"n_classes == {n_classes}, must be >= 2")
-        import importlib.util
+        try:
+            import pyautoattack
+        except ImportError:
+            raise ConfigError("AutoAttack needs the official package: pip install pyautoattack") from None
+        self.package = pyautoattack
+        self.eps, self.norm, self.version, self.seed, self.batch_size = float(eps), norm, version, seed, batch_size
+        self.n_classes = n_classes
 
-        if importlib.util.find_spec("torchattacks") is None:
-            raise ConfigError("AutoAttack needs torchattacks: pip install --no-deps 'torchattacks>=3.4' (without "
-                              "--no-deps it would pin requests to 2.25)")
-        self.eps, self.norm, self.version, self.n_classes, self.seed = float(eps), norm, version, n_classes, seed
-        self.n_target_classes = min(9, n_classes - 1)
+    def build(self, model, device) -> "object":
+        """The package's AutoAttack object for ``model`` on ``device``, set to our version."""
+        aa = self.package.AutoAttack(model, eps=self.eps, norm=NORMS[self.norm], version=self.version,
+                                     seed=self.seed, device=device)
+        if self.n_classes - 1 < aa.apgd_targeted.n_target_classes:
+            aa.apgd_targeted.n_target_classes = aa.fab.n_target_classes = self.n_classes - 1
+        return aa
 
-    def settings(self) -> list[dict]:
-        """The components in the order they run, with every setting that differs from torchattacks' defaults."""
-        t = self.n_target_classes
-        apgd = dict(steps=ITERATIONS, rho=0.75)
-        square = dict(name="square", n_queries=SQUARE_QUERIES, p_init=0.8, resc_schedule=False, n_restarts=1)
-        if self.version == "standard":
-            return [dict(name="apgd-ce", loss="ce", n_restarts=1, eot_iter=1, **apgd),
-                    dict(name="apgd-t", n_target_classes=t, n_restarts=1, eot_iter=1, **apgd),
-                    dict(name="fab-t", steps=ITERATIONS, n_target_classes=t, n_restarts=1),
-                    square]
-        if self.version == "plus":
-            return [dict(name="apgd-ce", loss="ce", n_restarts=5, eot_iter=1, **apgd),
-                    dict(name="apgd-dlr", loss="dlr", n_restarts=5, eot_iter=1, **apgd),
-                    dict(name="fab", steps=ITERATIONS, n_restarts=5),
-                    square,
-                    dict(name="apgd-t", n_target_classes=t, n_restarts=1, eot_iter=1, **apgd),
-                    dict(name="fab-t", steps=ITERATIONS, n_target_classes=t, n_restarts=5)]
-        return [dict(name="apgd-ce", loss="ce", n_restarts=1, eot_iter=20, **apgd),
-                dict(name="apgd-dlr", loss="dlr", n_restarts=1, eot_iter=20, **apgd)]
+    def settings(self, model=None) -> dict:
+        """What the package runs: its version, the attacks in order and each one's settings, read from
+        the package's own objects (the ones ``build`` makes)."""
+        aa = self.build(model if model is not None else torch.nn.Identity(), "cpu")
+        apgd, apgd_t, fab, square = aa.apgd, aa.apgd_targeted, aa.fab, aa.square
+        comp = {"apgd-ce": dict(n_iter=apgd.n_iter, n_restarts=apgd.n_restarts, eot_iter=apgd.eot_iter, rho=apgd.thr_decr),
+                "apgd-dlr": dict(n_iter=apgd.n_iter, n_restarts=apgd.n_restarts, eot_iter=apgd.eot_iter, rho=apgd.thr_decr),
+                "apgd-t": dict(n_iter=apgd_t.n_iter, n_restarts=apgd_t.n_restarts,
+                               n_target_classes=apgd_t.n_target_classes, eot_iter=apgd_t.eot_iter, rho=apgd_t.thr_decr),
+                "fab": dict(n_iter=fab.n_iter, n_restarts=fab.n_restarts),
+                # run_standard_evaluation runs FAB-T with one restart whatever fab.n_restarts holds
+                "fab-t": dict(n_iter=fab.n_iter, n_restarts=1, n_target_classes=fab.n_target_classes),
+                "square": dict(n_queries=square.n_queries, p_init=square.p_init, n_restarts=square.n_restarts,
+                               resc_schedule=square.rescale_schedule)}
+        return {"package": "pyautoattack", "package_version": self.package.__version__,
+                "attacks": [{"name": name, **comp[name]} for name in aa.attacks_to_run]}
 
-    def _build(self, model, spec: dict):
-        import torchattacks
+    def predictions(self, model, x: torch.Tensor, y: torch.Tensor):
+        """(clean prediction, prediction under AutoAttack) of every example, as the package finds them.
 
-        norm = "Linf" if self.norm == "linf" else "L2"
-        common = dict(norm=norm, eps=self.eps, seed=self.seed)
-        name = spec["name"]
-        if name in ("apgd-ce", "apgd-dlr"):
-            return torchattacks.APGD(model, steps=spec["steps"], n_restarts=spec["n_restarts"], loss=spec["loss"],
-                                     eot_iter=spec["eot_iter"], rho=spec["rho"], **common)
-        if name == "apgd-t":
-            atk = torchattacks.APGDT(model, steps=spec["steps"], n_restarts=spec["n_restarts"],
-                                     eot_iter=spec["eot_iter"], rho=spec["rho"], n_classes=self.n_classes, **common)
-            atk.n_target_classes = spec["n_target_classes"]
-            return atk
-        if name in ("fab", "fab-t"):
-            atk = torchattacks.FAB(model, steps=spec["steps"], n_restarts=spec["n_restarts"],
-                                   multi_targeted=name == "fab-t", n_classes=self.n_classes, **common)
-            atk.n_target_classes = spec.get("n_target_classes", self.n_target_classes)
-            return atk
-        return torchattacks.Square(model, n_queries=spec["n_queries"], p_init=spec["p_init"],
-                                   resc_schedule=spec["resc_schedule"], n_restarts=spec["n_restarts"], **common)
-
-    def __call__(self, model, x, y, eps=None, clean_logits=None):
-        """x_adv: each still-robust, clean-correct example is attacked by the components in turn."""
+        The package returns the adversarial input and the prediction on it for each example it broke,
+        and the clean prediction for the others (clean-wrong examples are not attacked)."""
         was_training = model.training
         model.eval()
         try:
-            x = x.detach().float()
-            x_adv = x.clone()
+            x, y = x.detach().float(), y.detach()
             with torch.no_grad():
-                robust = model(x).argmax(1) == y
-            for spec in self.settings():
-                idx = robust.nonzero().flatten()
-                if len(idx) == 0:
-                    break
-                adv = self._build(model, spec)(x[idx], y[idx]).detach()
-                with torch.no_grad():
-                    fooled = model(adv).argmax(1) != y[idx]
-                x_adv[idx[fooled]] = adv[fooled]
-                robust[idx[fooled]] = False
-            return x_adv
+                clean = torch.cat([model(x[i:i + self.batch_size]).argmax(1)
+                                   for i in range(0, len(x), self.batch_size)])
+            _, adv = self.build(model, x.device).run_standard_evaluation(x, y, batch_size=self.batch_size)
+            return clean, adv.to(clean.device)
         finally:
             model.train(was_training)

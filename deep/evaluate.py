@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["ClasswiseCounts", "classwise_counts", "evaluate_classwise", "encode_examples", "decode_examples"]
+__all__ = ["ClasswiseCounts", "classwise_counts", "counts_of_outcomes", "evaluate_classwise", "evaluate_predictions",
+           "encode_examples", "decode_examples"]
 
 
 @dataclass
@@ -102,6 +103,12 @@ def classwise_counts(model, x, y, num_classes, attack=None, eps=None, outcomes=N
         x_adv = attack(model, x, y, eps=eps, clean_logits=clean_logits)
         with torch.no_grad():
             adv_wrong = model(x_adv).argmax(1) != y
+    return counts_of_outcomes(y, correct, adv_wrong, num_classes, outcomes)
+
+
+def counts_of_outcomes(y, correct, adv_wrong, num_classes, outcomes=None) -> ClasswiseCounts:
+    """Counts of examples with labels ``y``, right on the clean input (``correct``) and wrong under the
+    attack (``adv_wrong``); ``outcomes`` as in :func:`classwise_counts`."""
     flipped = correct & adv_wrong
     yk = y.long()
     if outcomes is not None:
@@ -118,7 +125,7 @@ def evaluate_classwise(model, loader, num_classes, attack=None, class_names=None
                        examples: bool = False) -> dict:
     """Class-wise errors of ``model`` over a loader of (x, y) batches, in fp32 and eval mode.
 
-    ``reduce``, if given, maps the stacked (3, K) counts to their sum over processes (DDP).
+    ``reduce``, if given, maps the stacked (4, K) counts to their sum over processes (DDP).
     ``examples`` adds each example's outcome (``examples``, :func:`encode_examples`; one process
     only), from which confidence intervals and paired comparisons are computed.
     """
@@ -136,6 +143,17 @@ def evaluate_classwise(model, loader, num_classes, attack=None, class_names=None
     out = total.rates(class_names)
     if examples:
         out["examples"] = encode_examples(*(torch.cat(parts).numpy() for parts in zip(*outcomes)))
+    return out
+
+
+def evaluate_predictions(y, clean_pred, adv_pred, num_classes, class_names=None) -> dict:
+    """:func:`evaluate_classwise`'s dict (with ``examples``) from predictions made elsewhere, e.g. by
+    the official AutoAttack package: ``clean_pred`` on the clean inputs, ``adv_pred`` under attack."""
+    y = y.cpu()
+    outcomes = []
+    counts = counts_of_outcomes(y, clean_pred.cpu() == y, adv_pred.cpu() != y, num_classes, outcomes)
+    out = counts.rates(class_names)
+    out["examples"] = encode_examples(*(part.numpy() for part in outcomes[0]))
     return out
 
 

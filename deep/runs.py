@@ -22,7 +22,7 @@ from .build import resolve_device
 from .config import TrainConfig, check_radius, config_from_dict
 from .data import BatchLoader, load_splits, to_input
 from .errors import ConfigError, RunDirError
-from .evaluate import evaluate_classwise
+from .evaluate import evaluate_classwise, evaluate_predictions
 from .fast_path import choose, eval_module, folded_batchnorms
 from .models import model_for
 from .run_dir import SIX, RunDir, six_numbers, write_json
@@ -140,12 +140,16 @@ def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="
         return {**out, "attack": pgd_info, **pgd}
     from .autoattack import AutoAttack
 
-    aa_attack = AutoAttack(eps, norm, version, train_data.num_classes, seed)
-    aa = run_attack(aa_attack)
+    # the official package over the whole split in one call, as it runs itself; on the same module
+    aa_attack = AutoAttack(eps, norm, version, seed, batch_size, train_data.num_classes)
+    y = data.y.to(device)
+    clean_pred, adv_pred = aa_attack.predictions(model, to_input(data.x).to(device), y)
+    aa = evaluate_predictions(y, clean_pred, adv_pred, train_data.num_classes, train_data.class_names)
     gap = [None if a is None else a - p for a, p in zip(aa["rob_error"], pgd["rob_error"])]
     return {**out, "attack": {"name": "autoattack", "version": version, "norm": norm, "eps": eps, "seed": seed,
-                              "implementation": "torchattacks components", "components": aa_attack.settings(),
-                              "precision": "fp32", "bn_folded": folded},
+                              "implementation": "pyautoattack (the official code) run_standard_evaluation",
+                              **aa_attack.settings(model), "batch_size": batch_size, "precision": "fp32",
+                              "bn_folded": folded},
             **aa, "pgd": {"attack": pgd_info, **pgd}, "gap_autoattack_minus_pgd": gap}
 
 

@@ -45,16 +45,6 @@ def interrupted_then_resumed(monkeypatch):
     return run
 
 
-# The cross-check tests need torchattacks (an independent PGD, and the components of AutoAttack). Its
-# package pins requests~=2.25.1, so the README installs it with --no-deps in the test command; where
-# it is absent these tests are skipped, and say why.
-import importlib.util  # noqa: E402
-
-needs_torchattacks = pytest.mark.skipif(
-    importlib.util.find_spec("torchattacks") is None,
-    reason="torchattacks is not installed: pip install --no-deps 'torchattacks>=3.4' (README, 'Set up')")
-
-
 class StopTraining(Exception):
     """Raised by :func:`stop_after_first_epoch`: a run cut right after its first checkpoint."""
 

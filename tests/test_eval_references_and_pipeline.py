@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import needs_torchattacks
 import torch
 
 from fake_datasets import CIFAR_TEST_NPZ, CIFAR_TRAIN_NPZ, real_or_random_cifar
@@ -33,49 +32,54 @@ def digits_pgd(tmp_path_factory):
 # --- AutoAttack: the official settings, and the official code's numbers ---------------------------
 
 
-@needs_torchattacks
-def test_standard_autoattack_has_the_official_settings():
+def test_standard_autoattack_records_the_official_settings_read_from_the_package():
     from deep.autoattack import AutoAttack
 
-    spec = {s["name"]: s for s in AutoAttack(8 / 255, "linf", "standard", 10).settings()}
+    rec = AutoAttack(8 / 255, "linf", "standard").settings()
+    spec = {s["name"]: s for s in rec["attacks"]}
+    assert rec["package"] == "pyautoattack" and rec["package_version"]
     assert list(spec) == ["apgd-ce", "apgd-t", "fab-t", "square"]
-    assert spec["apgd-ce"]["steps"] == spec["apgd-t"]["steps"] == spec["fab-t"]["steps"] == 100
+    assert spec["apgd-ce"]["n_iter"] == spec["apgd-t"]["n_iter"] == spec["fab-t"]["n_iter"] == 100
+    assert spec["apgd-ce"]["n_restarts"] == 1 and spec["apgd-ce"]["rho"] == 0.75
     assert spec["apgd-t"]["n_target_classes"] == spec["fab-t"]["n_target_classes"] == 9
     assert spec["square"]["n_queries"] == 5000 and spec["square"]["resc_schedule"] is False
-    built = AutoAttack(0.2, "linf", "standard", 10)._build(torch.nn.Linear(2, 10), spec["square"])
-    assert built.rescale_schedule is False and built.n_queries == 5000
+    plus = [s["name"] for s in AutoAttack(8 / 255, "linf", "plus").settings()["attacks"]]
+    assert plus == ["apgd-ce", "apgd-dlr", "fab", "square", "apgd-t", "fab-t"]
+    rand = AutoAttack(8 / 255, "l2", "rand").settings()["attacks"]
+    assert [s["eot_iter"] for s in rand] == [20, 20]
+    few = AutoAttack(0.2, "linf", "standard", n_classes=4).build(torch.nn.Linear(2, 4), "cpu")
+    assert few.apgd_targeted.n_target_classes == few.fab.n_target_classes == 3  # every other class
 
 
-@needs_torchattacks
-def test_standard_autoattack_reproduces_the_official_code_per_example(digits_pgd):
-    """Same model, inputs and seed: every example's robustness as the official AutoAttack finds it."""
+def test_frl_eval_autoattack_is_the_official_package_example_by_example(digits_pgd, tmp_path, capsys):
+    """frl eval --attack autoattack against the package called directly on the same model and inputs:
+    the same outcome for every example, hence the same class-wise errors."""
     pyautoattack = pytest.importorskip("pyautoattack")
-    from deep.autoattack import AutoAttack
+    from deep.evaluate import decode_examples
     from deep.data import to_input
     from deep.runs import load_trained
 
-    _, model, data, _, _ = load_trained(digits_pgd, limit=60)
-    x, y = to_input(data.x), data.y
-    ours = AutoAttack(0.2, "linf", "standard", 10, seed=0)(model, x, y)
-    ref = pyautoattack.AutoAttack(model, eps=0.2, norm="Linf", seed=0, version="standard", device="cpu")
-    ref.logger.disabled = True
-    theirs = ref.run_standard_evaluation(x, y, batch_size=500)[0]
-    with torch.no_grad():
-        r_ours, r_ref = model(ours).argmax(1) == y, model(theirs).argmax(1) == y
-    assert 0 < int(r_ref.sum()) < len(y)  # a case with something to find
-    assert torch.equal(r_ours, r_ref)
-    assert float((ours - x).abs().max()) <= 0.2 + 1e-6
-
-
-@needs_torchattacks
-def test_eval_json_names_the_autoattack_components(digits_pgd, tmp_path, capsys):
-    assert main(["eval", digits_pgd, "--attack", "autoattack", "--limit", "20", "--steps", "5",
-                 "--out", str(tmp_path / "aa.json")]) == 0
+    out = tmp_path / "aa.json"
+    assert main(["eval", digits_pgd, "--attack", "autoattack", "--limit", "60", "--steps", "5", "--batch-size", "25",
+                 "--out", str(out)]) == 0
     line = capsys.readouterr().out
     assert "AutoAttack standard, linf eps 0.2" in line and "AutoAttack - PGD-5 robust error: avg +" in line
-    res = json.load(open(tmp_path / "aa.json"))
-    assert [c["name"] for c in res["attack"]["components"]] == ["apgd-ce", "apgd-t", "fab-t", "square"]
-    # at least as strong in every class that the 20 examples hold (None: a class without an example)
+    res = json.load(open(out))
+    assert [c["name"] for c in res["attack"]["attacks"]] == ["apgd-ce", "apgd-t", "fab-t", "square"]
+    assert res["attack"]["package"] == "pyautoattack" and res["attack"]["batch_size"] == 25
+
+    _, model, data, _, _ = load_trained(digits_pgd, limit=60)
+    x, y = to_input(data.x), data.y
+    ref = pyautoattack.AutoAttack(model, eps=0.2, norm="Linf", seed=0, version="standard", device="cpu")
+    _, y_adv = ref.run_standard_evaluation(x, y, batch_size=25)
+    labels, std_wrong, rob_wrong = decode_examples(res["examples"])
+    assert np.array_equal(labels, y.numpy()) and np.array_equal(rob_wrong, (y_adv != y).numpy())
+    assert 0 < rob_wrong.sum() < len(y) and rob_wrong.sum() > std_wrong.sum()  # something was found
+    for c in range(10):
+        in_c = labels == c
+        if in_c.any():
+            assert res["rob_error"][c] == pytest.approx(rob_wrong[in_c].mean())
+    # at least as strong as PGD in every class that the 60 examples hold (None: a class without one)
     gaps = res["gap_autoattack_minus_pgd"]
     assert all((g is None) == (n == 0) for g, n in zip(gaps, res["n_per_class"]))
     assert all(g >= -1e-12 for g in gaps if g is not None)

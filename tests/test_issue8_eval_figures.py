@@ -34,11 +34,10 @@ def test_l2_adversarial_training_and_its_evaluation(tmp_path):
 
 
 def test_autoattack_classwise_is_at_least_as_strong_as_pgd20(digits_pgd):
-    pytest.importorskip("torchattacks", reason="torchattacks is not installed: pip install --no-deps 'torchattacks>=3.4'")
     out = digits_pgd / "aa.json"
     assert main(["eval", str(digits_pgd), "--attack", "autoattack", "--limit", "150", "--out", str(out)]) == 0
     res = json.loads(out.read_text())
-    assert res["attack"]["name"] == "autoattack" and res["attack"]["implementation"] == "torchattacks components"
+    assert res["attack"]["name"] == "autoattack" and res["attack"]["package"] == "pyautoattack"
     assert len(res["rob_error"]) == 10 and res["pgd"]["attack"]["steps"] == 20
     for aa, pgd, gap in zip(res["rob_error"], res["pgd"]["rob_error"], res["gap_autoattack_minus_pgd"]):
         assert aa >= pgd and gap == pytest.approx(aa - pgd)

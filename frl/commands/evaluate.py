@@ -16,7 +16,7 @@ def register(sub) -> None:
                        description="Evaluate RUN/checkpoint.pt on the test set; writes RUN/eval.json (or --out). A subset "
                                    "(--split val, --limit N) goes to its own file, e.g. RUN/eval_limit100.json.")
     p.add_argument("run", help="run directory (holds config.json and checkpoint.pt)")
-    p.add_argument("--attack", default="pgd", help="pgd (default) or autoattack (torchattacks, fp32)")
+    p.add_argument("--attack", default="pgd", help="pgd (default) or autoattack (the official package pyautoattack, fp32)")
     p.add_argument("--version", default="standard", help="AutoAttack version: standard (default), plus, rand")
     p.add_argument("--limit", type=whole, default=None, help="evaluate only the first N examples of the split")
     p.add_argument("--steps", type=whole, default=20, help="PGD steps (default 20)")
