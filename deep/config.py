@@ -250,7 +250,9 @@ class TrainConfig:
     alpha2: float = _setting(0.05, "multiplier / margin step alpha2 >= 0 (default 0.05)", "number", check=_GE0,
                              group=_FT)
     frl_variant: str = _setting("paper", "update rules of the paper's text (default) or of the authors' released "
-                                "code", "choice", choices=("paper", "authors"), group=_FT)
+                                "code; authors also sets, where not given, their recipe: tau1 = tau2 = 0.1 (RW) / "
+                                "0.07 (RW+RM), alpha2 0.2 (RW+RM), frl_loss trades, bndy_metric accdiff, eval_steps "
+                                "20 (the controller's PGD-20)", "choice", choices=("paper", "authors"), group=_FT)
     frl_beta: float | None = _setting(None, "weight of the boundary (KL) term (default 1 paper / 1.5 authors)",
                                       "number", check=_GE0, group=_FT)
     phi_limit: float = _setting(0.5, "cap on sum(phi) (authors' variant, baseline)", "number", check=_GT0, group=_FT)
@@ -378,6 +380,10 @@ class TrainConfig:
                     close = difflib.get_close_matches(str(key).replace("-", "_"), known, n=1)
                     raise ConfigError(f"unknown setting {key!r}" + (f" (did you mean {close[0]}?)" if close else ""))
                 kwargs[key] = _coerce(known[key], value)
+            if kwargs.get("frl_variant") == "authors":  # the released recipe, wherever a setting is not given
+                from .methods.frl import authors_preset
+
+                kwargs = {**authors_preset(kwargs.get("method", known["method"].default)), **kwargs}
             return cls(**kwargs)
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}" if where else str(exc)) from None

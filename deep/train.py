@@ -191,6 +191,10 @@ def _one_epoch(run: Run, rd: RunDir, epoch: int, log) -> None:
         records.append({**common, "split": "val", **p.last_val})
     run.method.observe(run.model, run.loaders["val"] if has_val else None,
                        run.dist.sum if run.dist.enabled else None, val=p.last_val if has_val else None)
+    after = run.method.log_after_observe()  # state observe changed, as the checkpoint holds it
+    common.update(after)
+    for record in records:
+        record.update(after)
     if epoch == cfg.epochs - 1 or (cfg.test_every and (epoch + 1) % cfg.test_every == 0):
         p.last_test = evaluate_split(run, "test")
         records.append({**common, "split": "test", **p.last_test})

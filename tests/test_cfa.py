@@ -95,6 +95,8 @@ def test_cfa_calibrates_from_the_previous_epoch_and_resumes_exactly(cfa_run, tmp
     assert len({tuple(r["train_rob_acc"]) for r in later}) == len(later)  # measured anew every epoch
     state_a, state_b = (RunDir(p).load_checkpoint()["method"] for p in (cfa_run, cut))
     assert int(state_a["averaged_updates"]) == 3  # threshold 0: every epoch is averaged
+    # each line counts the updates its epoch's checkpoint holds, this epoch's included
+    assert [r["averaged_updates"] for r in lines if r["split"] == "val"] == [1, 2, 3]
     assert all(torch.equal(state_a["averaged"][k], state_b["averaged"][k]) for k in state_a["averaged"])
 
 

@@ -158,6 +158,11 @@ class Method:
         scores the validation split here, DAFA and CFA sum their training statistics, CFA averages
         weights. Plain methods observe nothing."""
 
+    def log_after_observe(self) -> dict:
+        """Metrics-line fields of the state that :meth:`observe` changes and the epoch's checkpoint holds
+        (e.g. CFA's count of averaged updates); :meth:`log` gives the state the epoch trained with."""
+        return {}
+
     def state_dict(self) -> dict:
         return {"class_weights": self.class_weights.clone(), "eps_class": self.eps_class.clone()}
 

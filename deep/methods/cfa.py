@@ -158,5 +158,7 @@ class CFA(Method):
         r = self.train_rob_acc
         return {"eps_class": self.eps_class.tolist(),
                 "cfa_beta": self.beta_class.tolist() if self.base == "trades" else None,
-                "train_rob_acc": None if torch.isnan(r).any() else r.tolist(),
-                "averaged_updates": self.averaged_updates}
+                "train_rob_acc": None if torch.isnan(r).any() else r.tolist()}
+
+    def log_after_observe(self):
+        return {"averaged_updates": self.averaged_updates}  # FAWA's count after this epoch's step

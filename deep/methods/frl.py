@@ -6,10 +6,12 @@ FRL plays max over phi >= 0, min over f of the Lagrangian (Eq. 9)
     R_nat(f) + R_bndy(f) + sum_i phi_nat^i (R_nat(f,i) - R_nat(f) - tau1)^+
                          + sum_i phi_bndy^i (R_bndy(f,i) - R_bndy(f) - tau2)^+,
 
-alternating: evaluate class-wise errors on the validation split, take a multiplier step,
-train one epoch with the resulting class weights (Reweight) and/or per-class radii
-(Remargin, Eq. 11). The boundary term is trained TRADES-style: the KL between the
-outputs on the adversarial and on the clean input.
+alternating: evaluate class-wise errors on the validation split (PGD-``eval_steps``: that
+attack drives the multipliers), take a multiplier step, train one epoch with the resulting
+class weights (Reweight) and/or per-class radii (Remargin, Eq. 11). The boundary term is
+cross-entropy at the CE-PGD point by default (``loss="pgd_at"``, the loss of the PGD-AT start) or,
+TRADES-style as in Section 4.1 (``loss="trades"``), the KL between the outputs on the adversarial
+and on the clean input.
 
 Two variants of the update rules (``variant``):
 
@@ -30,15 +32,21 @@ Two variants of the update rules (``variant``):
       CE + beta weighted KL. beta = 1 (Eq. 9 weighs R_nat and R_bndy equally); each sample's PGD
       step is eps_i / 4.
 
-``"authors"`` - the released code (github hannxu123/fair_robust), as documented in the issue:
-    * the boundary multiplier step is 2 alpha1; after each update phi is clipped at 0 and, if
-      sum(phi) exceeds ``phi_limit`` (0.5), rescaled to sum to it;
-    * w_i = 1/K + phi^i - mean(phi);
-    * Remargin: lambda_i += alpha2 (R_bndy(f,i) - R_bndy(f) - tau2),
-      eps_i = eps clamp(exp(2 lambda_i), 0.98, 3); one PGD step size, max eps in the batch / 4;
-    * beta = 1.5, with the TRADES loss (``loss="trades"``; the loss is chosen separately, by ``loss``).
+``"authors"`` - the released code (github hannxu123/fair_robust @ a80547d, frlrw.py / utils_frl.py
+for Reweight, frlrmrw.py / utils_frl2.py for Reweight+Remargin):
+    * the boundary multiplier step is 2 alpha1 (utils_frl.py:276); after each update phi is clipped
+      at 0 and, if sum(phi) exceeds ``phi_limit`` (0.5), rescaled to sum to it (utils_frl.py:304-311);
+    * w_i = 1/K + phi^i - mean(phi) (utils_frl.py:114-128);
+    * Remargin: lambda_i += alpha2 (R_bndy(f,i) - R_bndy(f) - tau2) (utils_frl2.py:241),
+      eps_i = eps clamp(exp(2 lambda_i), 0.98, 3) (utils_frl2.py:94); one PGD step size, max eps in
+      the batch / 4 (utils_frl2.py:162);
+    * beta = 1.5; alpha1 halves at every 40th (1-based) epoch before that epoch's update, alpha2
+      never decays (frlrw.py:85-86; frlrmrw.py:52, 75-76);
+    * the rest of the recipe (tau, alpha2, the TRADES loss, accdiff, the PGD-20 controller) is the
+      preset :data:`AUTHORS_PRESET`, which ``frl_variant = "authors"`` fills in for every setting
+      not given (``TrainConfig.from_mapping``: flags and TOML).
 
-Both variants decay alpha (and the training loop the learning rate) by 0.1 every
+The paper variant decays alpha (and the training loop the learning rate) by 0.1 every
 ``decay_every`` epochs (40 in the paper).
 """
 
@@ -68,6 +76,35 @@ __all__ = [
 ]
 
 VARIANTS = ("paper", "authors")
+
+# The authors' recipe (hannxu123/fair_robust @ a80547d): what --frl-variant authors sets where a setting
+# is not given, per method, with the reference's file:line. The values it shares with our fine-tuning
+# defaults (lr 1e-3, momentum 0.9, weight decay 5e-4, batch 128, 40 epochs, eps 8/255, 10 attack steps
+# in eval mode, alpha1 0.05, phi_limit 0.5, beta 1.5 and the radius cap 3 eps of the variant) need no
+# preset; tests/test_frl_authors_preset.py checks the whole recipe value by value.
+AUTHORS_PRESET = {
+    "frl_reweight": {
+        "tau1": (0.1, "frlrw.py:103 (bound0)"),
+        "tau2": (0.1, "frlrw.py:104 (bound1)"),
+        "frl_loss": ("trades", "utils_frl.py:238-244 (CE + beta KL) and 187-213 (KL attack)"),
+        "bndy_metric": ("accdiff", "utils_frl.py:175-179 (acc - acc_adv)"),
+        "eval_steps": (20, "frlrw.py:38-44 (configs1: PGD-20, step 2/255, on the validation split)"),
+    },
+    "frl_reweight_remargin": {
+        "tau1": (0.07, "frlrmrw.py:93 (bound0)"),
+        "tau2": (0.07, "frlrmrw.py:94 (bound1)"),
+        "alpha2": (0.2, "frlrmrw.py:96 (rate2)"),
+        "frl_loss": ("trades", "utils_frl2.py:203-208 (CE + beta KL) and 151-178 (KL attack)"),
+        "bndy_metric": ("accdiff", "utils_frl2.py:139-143 (acc - acc_adv)"),
+        "eval_steps": (20, "frlrmrw.py:39-45 (configs1: PGD-20, step 2/255, on the validation split)"),
+    },
+}
+
+
+def authors_preset(method: str) -> dict:
+    """{setting: value} that ``frl_variant = "authors"`` sets for ``method`` where not given (empty for a
+    method the released code does not have: frl_remargin, whose script was deleted upstream)."""
+    return {k: v for k, (v, _) in AUTHORS_PRESET.get(method, {}).items()}
 
 
 # --- update rules as pure functions -------------------------------------------------------
@@ -205,7 +242,12 @@ class FRL(TRADES):
                    bndy_metric=cfg.bndy_metric, loss=cfg.frl_loss, remargin_rule=cfg.remargin_rule)
 
     def _alphas(self, epoch):
-        decay = 0.1 ** (epoch // self.decay_every) if self.decay_every > 0 else 1.0
+        """The multiplier steps of the update before 0-based ``epoch``."""
+        if self.decay_every <= 0:
+            return self.alpha1, self.alpha2
+        if self.variant == "authors":  # rate1 /= 2 when the 1-based epoch is a multiple of 40; rate2 fixed
+            return self.alpha1 * 0.5 ** ((epoch + 1) // self.decay_every), self.alpha2
+        decay = 0.1 ** (epoch // self.decay_every)
         return self.alpha1 * decay, self.alpha2 * decay
 
     def on_epoch_start(self, epoch, val):

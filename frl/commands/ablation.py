@@ -61,8 +61,11 @@ FRL_LOSS_ARMS = {
     "frl_rw": ("FRL RW, TRADES β=1", "frl_reweight", {"frl_loss": "trades", "frl_beta": 1.0}),
     "frl_rm": ("FRL RM, TRADES β=1, Remargin relative", "frl_remargin",
                {"frl_loss": "trades", "frl_beta": 1.0, "remargin_rule": "relative"}),
+    # the authors' update rules with the paper's tau / alpha2 and our PGD-10 controller, as this arm has
+    # always run (its committed results); the authors' whole recipe is --frl-variant authors alone
     "frl_authors": ("FRL RW+RM, the authors' rules", "frl_reweight_remargin",
-                    {"frl_variant": "authors", "frl_loss": "trades", "bndy_metric": "accdiff"}),
+                    {"frl_variant": "authors", "frl_loss": "trades", "bndy_metric": "accdiff", "tau1": 0.05,
+                     "tau2": 0.05, "alpha2": 0.05, "eval_steps": 10}),
 }
 DEFAULT_ARMS = ("pgd_at_continued", "trades_b1", "trades_b1.5", "trades_b6", "frl_printed", "frl_relative",
                 "frl_relative_b6", "frl_pgdat", "pgdat_loss_only", "frl_pgdat_rw", "frl_pgdat_rm", "frl_authors")
