@@ -59,7 +59,7 @@ FINETUNE_DEFAULTS = dict(epochs=40, lr=1e-3, lr_step_every=40)
 LEGACY_DEFAULTS = {"lr_schedule": "step", "lr_peak_at": 0.4, "frl_loss": "trades", "remargin_rule": "absolute",
                    "init_checkpoint": "last", "wat_eta": 0.1, "dafa_warmup": 70,
                    "dafa_lambda": 1.0, "base_loss": "trades", "cfa_lambda1": 0.5, "cfa_lambda2": 0.5, "cfa_begin": 10,
-                   "cfa_decay": 0.88, "cfa_threshold": 0.24}
+                   "cfa_decay": 0.88, "cfa_threshold": 0.24, "nesterov": False}
 
 _SQRT = re.compile(r"^sqrt\((.+)\)$")
 
@@ -202,6 +202,7 @@ class TrainConfig:
     momentum: float = _setting(0.9, "SGD momentum (default 0.9)", "number", check=(lambda v: 0 <= v < 1,
                                                                                      "must be in [0, 1)"))
     weight_decay: float = _setting(5e-4, "weight decay (default 5e-4)", "number", check=_GE0)
+    nesterov: bool = _setting(False, "Nesterov momentum (default off; DAFA's code trains with it)", "switch")
     lr_milestones: list = _setting([0.5, 0.75], "lr x lr-gamma at these fractions of the epochs (default "
                                    "0.5,0.75: epochs 100, 150 of 200)", "fractions",
                                    check=(lambda v: all(0 < m <= 1 for m in v),
@@ -342,6 +343,8 @@ class TrainConfig:
         if method.reads_validation and self.val_per_class == 0:
             raise ConfigError(f"val_per_class == 0: {self.method} reads class-wise validation errors; "
                               f"use --val-per-class >= 1")
+        if self.nesterov and self.momentum == 0:
+            raise ConfigError("nesterov needs momentum > 0 (Nesterov's step is a momentum step)")
         if method.finetunes and self.init is None:
             raise ConfigError(f"{self.method} starts from a pretrained robust model: pass --init RUN_DIR "
                               f"(make one with `frl train --method pgd_at ...`)")

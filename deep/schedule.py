@@ -8,12 +8,12 @@ __all__ = ["make_optimizer", "onecycle_factor", "lr_scheduler"]
 
 
 def make_optimizer(params, cfg, device: torch.device, fused: bool = False):
-    """SGD with the config's lr, momentum and weight decay.
+    """SGD with the config's lr, momentum (Nesterov's where ``nesterov``) and weight decay.
 
     ``fused`` (the fast path on CUDA): one kernel per step instead of one per parameter tensor,
     where this torch offers it.
     """
-    kwargs = dict(lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    kwargs = dict(lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=cfg.nesterov)
     if fused and device.type == "cuda":
         try:
             return torch.optim.SGD(params, fused=True, **kwargs)

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from figures.compare import published_key, rho
 from frl.cli import main
@@ -150,6 +151,16 @@ def test_comparison_configs_train_every_method_on_one_split_with_one_attack(name
         assert (cfa.lr, cfa.weight_decay) == (first.lr, first.weight_decay) == (0.1, 5e-4)
         assert (cfa.cfa_begin, cfa.cfa_threshold, cfa.cfa_decay, built["dafa"].dafa_warmup, cfa.epochs) == \
             (10, 0.24, 0.88, 70, 110)
+        from deep.schedule import make_optimizer
+
+        for n, c in built.items():  # DAFA's decays from 0-based epochs 99 and 104 (its 1-based 100, 105)
+            if n != "frl":
+                assert sorted(round(f * c.epochs) for f in c.lr_milestones) == [99, 104], n
+            # Nesterov where DAFA's code made the row (its inverted flag), plain momentum elsewhere
+            opt = make_optimizer(torch.nn.Linear(2, 2).parameters(), c, torch.device("cpu"))
+            assert opt.defaults["nesterov"] is (n in ("trades", "dafa")), n
+        assert built["wat"].weight_decay == 2e-4 and built["wat"].wat_eta == pytest.approx(0.1 * 1000 / 1024)
+        assert cfa.normalize and not any(c.normalize for n, c in built.items() if n != "cfa")
     elif base == "trades":  # TRADES' SGD steps before the calibration (test_cfa: the loss is TRADES / (1 + beta))
         assert cfa.lr == pytest.approx(first.lr * (1 + first.beta))
         assert cfa.weight_decay == pytest.approx(first.weight_decay / (1 + first.beta))
