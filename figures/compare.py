@@ -26,7 +26,8 @@ from . import style
 from .intervals import paired_change, result_intervals, significance
 from .results import MissingResults, paper_numbers
 
-__all__ = ["compare_runs", "rho", "compare_markdown", "draw_compare", "published_key"]
+__all__ = ["compare_runs", "rho", "compare_markdown", "draw_compare", "published_key", "reproductions",
+           "reproductions_markdown"]
 
 KEYS = ("clean_avg", "clean_worst", "rob_avg", "rob_worst")
 
@@ -102,7 +103,7 @@ def compare_runs(runs, base: str) -> dict:
         m["rho_aa"] = rho(mean["aa_avg"], mean["aa_worst"], b["aa_avg"], b["aa_worst"]) if both else None
     names = next(iter(methods[base].values())).get("class_names")
     return {"base": base, "runs": str(root), "methods": out, "class_names": names,
-            "published": _published()}
+            "published": _published(), "reproductions": reproductions()}
 
 
 def _add_intervals(out: dict, methods: dict, base: str) -> None:
@@ -135,6 +136,35 @@ def _add_intervals(out: dict, methods: dict, base: str) -> None:
                                                                                     ("rob_worst", "worst"))}
         if name != base and m["paired"] and len(m["paired"]) == len(evals):
             m["significant"] = {k: significance(p[k] for p in m["paired"].values()) for k in ("rob_avg", "rob_worst")}
+
+
+def reproductions() -> list[dict]:
+    """Independent reproductions of FRL (paper_numbers.json ``independent_reproductions``), each with its
+    source, model, attack, checkpoint rule and seeds, and FRL's change of accuracy against TRADES there."""
+    out = []
+    for e in paper_numbers().get("independent_reproductions", {}).get("entries", []):
+        rows, frl = e["rows"], e["rows"].get("frl")
+        trades = rows.get("trades")
+        delta = ({k: round(frl[k] - trades[k], 2) for k in ("rob_avg", "rob_worst")} if frl and trades else None)
+        out.append({**e, "frl_minus_trades": delta})
+    return out
+
+
+def reproductions_markdown(entries: list[dict]) -> str:
+    """The reproductions as a table: one line per row of each source (accuracy %)."""
+    if not entries:
+        return ""
+    lines = ["", "Independent reproductions of FRL on CIFAR-10 (accuracy %, from figures/data/paper_numbers.json; "
+             "not our runs):", "", "| source | model | attack | checkpoint | seeds | row | clean avg / worst | "
+             "rob avg / worst | FRL − TRADES rob avg / worst |", "|---|---|---|---|---|---|---|---|---|"]
+    for e in entries:
+        d = e["frl_minus_trades"]
+        for name, r in e["rows"].items():
+            change = f"{d['rob_avg']:+.2f} / {d['rob_worst']:+.2f}" if d and name == "frl" else ""
+            lines.append(f"| {e['id']} | {e['model']} | {e['attack']} | {e['checkpoint']} | {e['seeds'] or '?'} | "
+                         f"{name} | {r['clean_avg']:.2f} / {r['clean_worst']:.2f} | {r['rob_avg']:.2f} / "
+                         f"{r['rob_worst']:.2f} | {change} |")
+    return "\n".join(lines) + "\n"
 
 
 def _published() -> dict:
@@ -171,7 +201,7 @@ def compare_markdown(res: dict) -> str:
         ref = f"{pub['rob_avg']:.2f} / {pub['rob_worst']:.2f}, {pub['rho_rob']:.2f}" if pub else "—"
         lines.append(f"| {name} | {m['n']} | {' / '.join(m.get('checkpoints', ['last']))} | " + " | ".join(cells)
                      + " | " + " | ".join(rhos) + f" | {ref} |")
-    return "\n".join(lines) + "\n" + _intervals_markdown(res)
+    return "\n".join(lines) + "\n" + _intervals_markdown(res) + reproductions_markdown(res.get("reproductions", []))
 
 
 def _change_cell(change, sig) -> str:

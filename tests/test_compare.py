@@ -195,3 +195,20 @@ def test_autoattack_columns_and_rho_appear_where_every_seed_has_autoattack(tmp_p
     assert "aa_avg" not in dafa["mean"] and dafa["rho_aa"] is None  # no AutoAttack there: no AA numbers
     md = (tmp_path / "cmp" / "compare.md").read_text()
     assert "| AA avg | AA worst |" in md and "| dafa | 2 | last |" in md and " — | — |" in md
+    # the independent reproductions of FRL beside ours, each with its attack and checkpoint rule
+    assert [e["id"] for e in res["reproductions"]] == ["paper_table2", "cfa_best", "cfa_last", "dafa", "gdvarb_rerun"]
+    assert "| cfa_best | preact_resnet18 | AutoAttack |" in md and "| frl | 82.80 / 71.40 | 45.90 / 25.40 | -2.40 / +3.70 |" in md
+
+
+def test_the_papers_table2_as_accuracies_is_100_minus_its_printed_errors():
+    from figures.compare import reproductions
+    from figures.results import paper_numbers
+
+    rows = {r["row"]: r["values"] for r in paper_numbers()["tables"]["table2"]["rows"]}
+    printed = {"pgd_at": rows["PGD Adv. Training"], "trades": rows["TRADES (1/lambda = 6)"],
+               "frl": rows["FRL(Reweight+Remargin, 0.05)"]}
+    mine = next(e for e in reproductions() if e["id"] == "paper_table2")["rows"]
+    for name, (std, worst_std, _, _, rob, worst_rob) in printed.items():
+        got = mine[name]
+        assert (got["clean_avg"], got["clean_worst"], got["rob_avg"], got["rob_worst"]) == pytest.approx(
+            (100 - std, 100 - worst_std, 100 - rob, 100 - worst_rob))
