@@ -38,7 +38,8 @@ class AutoAttack:
     every attack seeded with ``seed``, the package's batches of ``batch_size`` examples.
 
     The package targets 9 classes (APGD-T, FAB-T); with fewer than 10 classes it would fail, so
-    there, and only there, they target the ``n_classes - 1`` other classes."""
+    there, and only there, they target the ``n_classes - 1`` other classes (at least 4 classes: its
+    DLR losses need them)."""
 
     def __init__(self, eps: float, norm: str = "linf", version: str = "standard", seed: int = 0,
                  batch_size: int = 500, n_classes: int = 10):
@@ -50,8 +51,8 @@ class AutoAttack:
             raise ConfigError(f"norm == {norm!r}, must be linf or l2")
         if batch_size < 1:
             raise ConfigError(f"batch_size == {batch_size}, must be >= 1")
-        if n_classes < 2:
-            raise ConfigError(f"n_classes == {n_classes}, must be >= 2")
+        if n_classes < 4:  # the package's DLR losses read the 3rd / 4th largest logit (autopgd_base.py)
+            raise ConfigError(f"AutoAttack needs at least 4 classes (its DLR losses); this data set has {n_classes}")
         try:
             import pyautoattack
         except ImportError:

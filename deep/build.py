@@ -162,7 +162,7 @@ def build_run(cfg: TrainConfig) -> Run:
     speed = choose(device, cfg.model, cfg.fast, cfg.compile)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    data = load_splits(cfg.dataset, cfg.data_dir, cfg.download, cfg.val_per_class, cfg.seed)
+    data = load_splits(cfg.dataset, cfg.data_dir, cfg.download, cfg.val_per_class, cfg.seed, cfg.val_split)
     train_data = data[0]
     model = model_for(cfg.model, cfg.dataset, train_data.num_classes, train_data.x.shape[1], cfg.normalize).to(device)
     if speed.channels_last:

@@ -32,7 +32,7 @@ from .errors import ConfigError
 from .run_dir import RunDir
 
 __all__ = ["TrainConfig", "DATASET_DEFAULTS", "FINETUNE_DEFAULTS", "RUNTIME_KEYS", "add_train_arguments",
-           "config_from_args", "config_from_dict", "settings_from_flags", "check_radius", "argparse_type", "parse_number", "parse_whole", "method_names"]
+           "config_from_args", "config_from_dict", "settings_from_flags", "check_radius", "argparse_type", "parse_number", "parse_whole", "parse_path", "method_names"]
 
 DATASETS = ("digits", "cifar10", "svhn", "imagefolder")
 MODELS = ("small_cnn", "compact_cnn", "preact_resnet18", "wrn28_10")
@@ -53,13 +53,18 @@ DATASET_DEFAULTS = {
 }
 # Fine-tuning (FRL, Baseline Reweight) defaults: Section 5.1, 40 epochs per stage at lr 1e-3, x0.1 every 40.
 FINETUNE_DEFAULTS = dict(epochs=40, lr=1e-3, lr_step_every=40)
+# FRL's settings left unset: the paper's values (tau 0.05, alpha2 0.05), our default loss and boundary
+# error, PGD-10 for the per-epoch validation (what the controller reads); --frl-variant authors takes
+# deep.methods.frl.AUTHORS_PRESET's instead
+FRL_DEFAULTS = dict(tau1=0.05, tau2=0.05, alpha2=0.05, bndy_metric="per_sample", frl_loss="pgd_at", eval_steps=10)
 
 # Settings added after runs were first written: a saved config without them had these values,
 # so an older run directory still resumes.
 LEGACY_DEFAULTS = {"lr_schedule": "step", "lr_peak_at": 0.4, "frl_loss": "trades", "remargin_rule": "absolute",
                    "init_checkpoint": "last", "wat_eta": 0.1, "dafa_warmup": 70,
                    "dafa_lambda": 1.0, "base_loss": "trades", "cfa_lambda1": 0.5, "cfa_lambda2": 0.5, "cfa_begin": 10,
-                   "cfa_decay": 0.88, "cfa_threshold": 0.24, "nesterov": False}
+                   "cfa_decay": 0.88, "cfa_threshold": 0.24, "nesterov": False,
+                   "val_split": "random"}
 
 _SQRT = re.compile(r"^sqrt\((.+)\)$")
 
@@ -217,7 +222,11 @@ class TrainConfig:
     sigma: float = _setting(0.25, "gaussian_noise: noise sigma (default 0.25)", "number", check=_GT0)
     val_per_class: int | None = _setting(None, "validation examples held out per class (paper: 300; digits 30)",
                                          "whole", check=_GE0, dataset=True)
-    eval_steps: int = _setting(10, "PGD steps of the per-epoch evaluation (default 10)", "whole", check=_GE1)
+    val_split: str = _setting("random", "which examples are held out: random (drawn by the seed, default) or tail "
+                              "(the last of each class in file order, as the authors' FRL code)", "choice",
+                              choices=("random", "tail"))
+    eval_steps: int | None = _setting(None, "PGD steps of the per-epoch evaluation, which FRL's controller reads "
+                                      "(default 10; 20 with --frl-variant authors)", "whole", check=_GE1)
     test_every: int = _setting(1, "evaluate on the test set every N epochs (0: only at the end; default 1)",
                                "whole", check=_GE0)
     normalize: bool = _setting(False, "normalise inputs inside the model (dataset mean/std)", "switch")
@@ -234,8 +243,9 @@ class TrainConfig:
     # the fast path (deep.fast_path; default: what was measured to help on this device and model: all
     # on CUDA, per model on a CPU): bf16 autocast, channels_last, fused SGD, folded fp32 evaluation;
     # torch.compile (default: on CUDA). Evaluation always runs in fp32 without compile.
-    fast: bool | None = _setting(None, "bf16 autocast, channels_last, fused SGD, folded fp32 evaluation (default: "
-                                 "what was measured to help: on with CUDA, per model on a CPU)", "toggle",
+    fast: bool | None = _setting(None, "bf16 autocast (on a CPU only with native bf16), channels_last, fused SGD, "
+                                 "folded fp32 evaluation (default: what was measured to help: on with CUDA, per "
+                                 "model on a CPU)", "toggle",
                                  runtime=True)
     compile: bool | None = _setting(None, "torch.compile the training forward (default: on with the fast path on CUDA)",
                                     "toggle", runtime=True)
@@ -245,11 +255,13 @@ class TrainConfig:
     init_checkpoint: str = _setting("last", "which model of the --init run: last (default), best (validation robust "
                                     "error) or averaged (cfa's weight average)", "choice", choices=RunDir.MODELS,
                                     group=_FT)
-    tau1: float = _setting(0.05, "standard-error constraint tau1 > 0 (default 0.05)", "number", check=_GT0, group=_FT)
-    tau2: float = _setting(0.05, "boundary-error constraint tau2 > 0 (default 0.05)", "number", check=_GT0, group=_FT)
+    tau1: float | None = _setting(None, "standard-error constraint tau1 > 0 (default 0.05; the authors' variant: 0.1 "
+                                  "RW, 0.07 RW+RM)", "number", check=_GT0, group=_FT)
+    tau2: float | None = _setting(None, "boundary-error constraint tau2 > 0 (default 0.05; the authors' variant: 0.1 "
+                                  "RW, 0.07 RW+RM)", "number", check=_GT0, group=_FT)
     alpha1: float = _setting(0.05, "multiplier step alpha1 >= 0 (default 0.05)", "number", check=_GE0, group=_FT)
-    alpha2: float = _setting(0.05, "multiplier / margin step alpha2 >= 0 (default 0.05)", "number", check=_GE0,
-                             group=_FT)
+    alpha2: float | None = _setting(None, "multiplier / margin step alpha2 >= 0 (default 0.05; the authors' RW+RM: "
+                                    "0.2)", "number", check=_GE0, group=_FT)
     frl_variant: str = _setting("paper", "update rules of the paper's text (default) or of the authors' released "
                                 "code; authors also sets, where not given, their recipe: tau1 = tau2 = 0.1 (RW) / "
                                 "0.07 (RW+RM), alpha2 0.2 (RW+RM), frl_loss trades, bndy_metric accdiff, eval_steps "
@@ -259,14 +271,14 @@ class TrainConfig:
     phi_limit: float = _setting(0.5, "cap on sum(phi) (authors' variant, baseline)", "number", check=_GT0, group=_FT)
     eps_cap: float | None = _setting(None, "largest per-class radius (default 2 eps paper, 3 eps authors)", "number",
                                      check=_GT0, group=_FT)
-    bndy_metric: str = _setting("per_sample", "boundary error driving the multipliers: per-sample (ours) or clean "
-                                "minus attacked accuracy (the authors')", "choice", choices=("per_sample", "accdiff"),
-                                group=_FT)
+    bndy_metric: str | None = _setting(None, "boundary error driving the multipliers: per_sample (default) or "
+                                       "accdiff, clean minus attacked accuracy (the authors' variant)", "choice",
+                                       choices=("per_sample", "accdiff"), group=_FT)
     # FRL's loss: "pgd_at" (clean CE + beta adversarial CE: the loss of the PGD-AT start; default, chosen
     # by `frl ablation frl-loss`, see the README) or "trades" (CE + beta KL, Section 4.1)
-    frl_loss: str = _setting("pgd_at", "FRL loss: pgd_at = clean CE + beta adversarial CE, the loss of the PGD-AT "
-                             "start (default), trades = CE + beta KL (Section 4.1)", "choice", choices=FRL_LOSSES,
-                             group=_FT, frl_only=True)
+    frl_loss: str | None = _setting(None, "FRL loss: pgd_at = clean CE + beta adversarial CE, the loss of the PGD-AT "
+                                    "start (default), trades = CE + beta KL (Section 4.1; the authors' variant)",
+                                    "choice", choices=FRL_LOSSES, group=_FT, frl_only=True)
     # Remargin: "relative" (the constraint of Eq. 6/9 and Algorithm 1: R_bndy(f,i) - R_bndy(f) - tau2,
     # eps_i never below eps; default) or "absolute" (Eq. 11 as printed, R_bndy(f,i) - tau2)
     remargin_rule: str = _setting("relative", "Remargin: relative = the constraint of Eq. 9 and Algorithm 1 "
@@ -320,6 +332,13 @@ class TrainConfig:
         for f in fields(self):
             if f.metadata.get("dataset") and getattr(self, f.name) is None:
                 setattr(self, f.name, d[f.name])
+        # FRL's settings: the paper's defaults, or the authors' released recipe (--frl-variant authors)
+        from .methods.frl import authors_preset
+
+        frl = {**FRL_DEFAULTS, **(authors_preset(self.method) if self.frl_variant == "authors" else {})}
+        for name, value in frl.items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
         return self
 
     def validate(self) -> "TrainConfig":
@@ -337,6 +356,13 @@ class TrainConfig:
             if meta["check"] is not None and not meta["check"][0](value):
                 raise ConfigError(f"{f.name} == {_show(value)}, {meta['check'][1]}")
         check_radius(self.eps, self.norm, "eps")
+        for name in ("out", "data_dir", "init"):
+            value = getattr(self, name)
+            if value is not None:
+                try:
+                    parse_path(value)
+                except ConfigError as exc:
+                    raise ConfigError(f"{name} {exc}") from None
         method = _method_registry().get(self.method)
         if method.attack_loss_for(self) is not None and not self.eps > 0:
             raise ConfigError(f"eps == {self.eps:g}: {self.method} needs eps > 0")
@@ -383,10 +409,6 @@ class TrainConfig:
                     close = difflib.get_close_matches(str(key).replace("-", "_"), known, n=1)
                     raise ConfigError(f"unknown setting {key!r}" + (f" (did you mean {close[0]}?)" if close else ""))
                 kwargs[key] = _coerce(known[key], value)
-            if kwargs.get("frl_variant") == "authors":  # the released recipe, wherever a setting is not given
-                from .methods.frl import authors_preset
-
-                kwargs = {**authors_preset(kwargs.get("method", known["method"].default)), **kwargs}
             return cls(**kwargs)
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}" if where else str(exc)) from None
@@ -427,6 +449,17 @@ def _coerce(f, value):
 
 
 # --- the flags of ``frl train`` ------------------------------------------------------------------
+
+def parse_path(text) -> str:
+    """A file or folder name as given: not empty (an empty name would mean the current directory) and
+    without a NUL character."""
+    text = str(text)
+    if not text.strip():
+        raise ConfigError("is empty: name a file or folder")
+    if "\0" in text:
+        raise ConfigError(f"{text!r} holds a NUL character")
+    return text
+
 
 def argparse_type(parse):
     """``parse`` as an argparse type: its ConfigError becomes argparse's one-line "invalid value" error."""

@@ -225,11 +225,13 @@ def load_split(name, train: bool, data_dir=None, download: bool = False) -> Tens
     return _read_imagefolder(root, train)
 
 
-def load_splits(name, data_dir=None, download: bool = False, val_per_class: int = 0, seed: int = 0):
-    """(train, val, test) of a dataset; ``val_per_class`` examples per class held out of train by ``seed``."""
+def load_splits(name, data_dir=None, download: bool = False, val_per_class: int = 0, seed: int = 0,
+                val_split: str = "random"):
+    """(train, val, test) of a dataset; ``val_per_class`` examples per class held out of train by ``seed``
+    (or, ``val_split="tail"``, the last of each class: :func:`validation_split`)."""
     train_full = load_split(name, True, data_dir, download)
     test = load_split(name, False, data_dir, False)
-    train_idx, val_idx = validation_split(train_full.y, val_per_class, seed)
+    train_idx, val_idx = validation_split(train_full.y, val_per_class, seed, val_split)
     val = train_full.subset(val_idx)
     val.augment = False
     return train_full.subset(train_idx), val, test
@@ -238,13 +240,20 @@ def load_splits(name, data_dir=None, download: bool = False, val_per_class: int 
 # --- validation split --------------------------------------------------------------------
 
 
-def validation_split(y: torch.Tensor, per_class: int, seed: int):
-    """Indices (train_idx, val_idx): ``per_class`` examples of every class held out, chosen by ``seed``.
+VAL_SPLITS = ("random", "tail")
+
+
+def validation_split(y: torch.Tensor, per_class: int, seed: int, rule: str = "random"):
+    """Indices (train_idx, val_idx): ``per_class`` examples of every class held out, chosen by ``seed``
+    (``rule="random"``) or the last ``per_class`` of each class in the split's order (``"tail"``: the
+    authors' FRL code, data_loader.py:56-58, ``tmp_idx[4700:5000]`` of CIFAR-10's 5,000 per class).
 
     Deterministic: the same labels and seed give the same split on any machine.
     """
     if per_class < 0:
         raise ValueError(f"val_per_class == {per_class}, must be >= 0")
+    if rule not in VAL_SPLITS:
+        raise ValueError(f"val_split == {rule!r}, must be one of {', '.join(VAL_SPLITS)}")
     y_np = y.cpu().numpy()
     rng = np.random.default_rng(seed)
     val = []
@@ -252,7 +261,7 @@ def validation_split(y: torch.Tensor, per_class: int, seed: int):
         idx = np.flatnonzero(y_np == c)
         if per_class >= len(idx):
             raise DatasetError(f"class {c} has {len(idx)} training examples; cannot hold out {per_class} for validation")
-        val.append(rng.permutation(idx)[:per_class])
+        val.append(idx[len(idx) - per_class:] if rule == "tail" else rng.permutation(idx)[:per_class])
     val_idx = np.sort(np.concatenate(val)) if val else np.zeros(0, dtype=np.int64)
     mask = np.ones(len(y_np), dtype=bool)
     mask[val_idx] = False

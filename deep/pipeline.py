@@ -8,8 +8,7 @@ with ``eval.json`` (PGD-20, the paper's evaluation).
 
 A pipeline instead has ``[[stage]]`` tables, each with ``name`` and ``[stage.train]``, run in
 order into RUNS/<table>/<name>/<stage>/ (``init`` names an earlier stage); ``summary.json`` there
-collects every stage's six numbers. Run over seeds (``seeds``, ``frl run --seeds 0 1 2``), every
-stage of seed N goes to RUNS/<table>/<name>/<stage>/seed_N/ with ``seed = N`` (its ``init``: the
+collects every stage's six numbers. Run over seeds (``frl run --seeds 0 1 2``), every stage of seed N goes to RUNS/<table>/<name>/<stage>/seed_N/ with ``seed = N`` (its ``init``: the
 same seed's run of the earlier stage), the seeds one after another; ``compare = "<stage>"`` in
 ``[run]`` then compares the stages over the seeds against that stage (``frl compare``'s files
 beside the stages). ``checkpoint = "best"`` in ``[run]`` or a ``[[stage]]``
@@ -26,6 +25,7 @@ paired changes against that stage (:mod:`figures.seeds`).
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from pathlib import Path
 
@@ -58,7 +58,22 @@ def load_pipeline(path) -> dict:
 
 
 def _name(value) -> bool:
-    return isinstance(value, str) and bool(value.strip()) and "/" not in value and value not in (".", "..")
+    return (isinstance(value, str) and bool(value.strip()) and not any(c in value for c in "/\\\0")
+            and value not in (".", ".."))
+
+
+TOP_KEYS = ("run", "train", "stage", "certify")
+RUN_KEYS = ("name", "table", "row", "checkpoint", "also_score", "summary", "compare")
+STAGE_KEYS = ("name", "train", "certify", "checkpoint", "also_score", "row")
+
+
+def _known_keys(table: dict, known, where: str, path) -> None:
+    for key in table:
+        if key not in known:
+            hint = {"seed": " (seeds are chosen with frl run --seeds)", "seeds": " (seeds are chosen with frl run "
+                    "--seeds)"}.get(key) or "".join(f" (did you mean {c}?)" for c in
+                                                    difflib.get_close_matches(str(key), known, n=1))
+            raise ConfigError(f"{path}: unknown key {key!r} in {where}{hint}; keys: {', '.join(known)}")
 
 
 def _check_shape(cfg: dict, path) -> None:
@@ -69,10 +84,24 @@ def _check_shape(cfg: dict, path) -> None:
     if not isinstance(run, dict) or "name" not in run or not (single or staged):
         raise ConfigError(f"{path} needs [run] name = ... and a [train] table (or [[stage]] tables with name and "
                           f"[stage.train])")
+    _known_keys(cfg, TOP_KEYS, "the file", path)
+    _known_keys(run, RUN_KEYS, "[run]", path)
+    for s in cfg.get("stage", []):
+        _known_keys(s, STAGE_KEYS, f"[[stage]] {s.get('name')!r}", path)
     names = [run["name"], *[s.get("name") for s in cfg.get("stage", [])]]
     bad = [n for n in names if not _name(n)]
     if bad:
-        raise ConfigError(f"{path}: run and stage names must be folder names (text without '/'), got {bad[0]!r}")
+        raise ConfigError(f"{path}: run and stage names must be folder names (text without '/', '\\' or NUL), "
+                          f"got {bad[0]!r}")
+    stage_names = names[1:]
+    twice = sorted({n for n in stage_names if stage_names.count(n) > 1})
+    if twice:
+        raise ConfigError(f"{path}: two stages are named {twice[0]!r}; each stage needs its own name")
+    for i, s in enumerate(cfg.get("stage", [])):
+        init = s["train"].get("init")
+        if isinstance(init, str) and init in stage_names and stage_names.index(init) >= i:
+            raise ConfigError(f"{path}: stage {s['name']!r} starts from {init!r} (init), which is not an earlier "
+                              f"stage")
     if not isinstance(run.get("table", ""), str) or ".." in run.get("table", "").split("/"):
         raise ConfigError(f"{path}: [run] table must be a relative folder name, got {run.get('table')!r}")
     for part in [cfg, *cfg.get("stage", [])]:

@@ -83,16 +83,72 @@ def _fsync_replace(tmp: Path, final: Path) -> None:
 
 
 @contextlib.contextmanager
-def _writing(path, tmp: Path | None = None):
+def _writing(path, tmp: Path | None = None, torch_writer: bool = False):
     """Turn a failed write (disk full, no permission, a file where a folder should be) into a RunDirError,
-    removing the half-written ``tmp``."""
+    removing the half-written ``tmp``. ``torch_writer``: the block is a ``torch.save``, whose archive
+    writer reports a full disk or a file-size limit as a RuntimeError ("unexpected pos", "file write
+    failed"), not an OSError."""
     try:
         yield
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:
+        if isinstance(exc, RuntimeError) and not torch_writer:
+            raise
         if tmp is not None:
             with contextlib.suppress(OSError):
                 tmp.unlink()
-        raise RunDirError(f"cannot write {path}: {exc.strerror or exc}") from None
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else \
+            ("the disk is full or a file-size limit was reached" if isinstance(exc, RuntimeError) else str(exc))
+        raise RunDirError(f"cannot write {path}: {reason}") from None
+
+
+# names that belong to a run directory: never the target of a result written with --out
+_RUN_OWN = ("config.json", "metrics.jsonl", "metrics.jsonl.corrupt", ".lock")
+
+
+def check_result_out(out, kind: str) -> Path:
+    """``out`` as the file a result of ``kind`` ("eval", "certify", ...) may be written to, or RunDirError:
+    not empty, not a directory, not a file of a run directory (config, metrics, any ``*.pt``, a lock or a
+    ``*.tmp``), and not an existing file that is not a JSON result of the same kind."""
+    if out is None or not str(out).strip():
+        raise RunDirError("--out is empty: name the JSON file to write")
+    path = Path(out)
+    if path.is_dir():
+        raise RunDirError(f"--out {out} is a directory: name the JSON file to write")
+    name = path.name
+    if name in _RUN_OWN or name.endswith((".pt", ".tmp")) or name.startswith(".lock"):
+        raise RunDirError(f"--out {out} would replace a file of a run directory; choose another name")
+    if path.exists():
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, ValueError):
+            old = None
+        if not (isinstance(old, dict) and old.get("result_kind", kind) == kind
+                and ("rob_error" in old or "certified_error" in old or "std_error" in old)):
+            raise RunDirError(f"--out {out} exists and is not a {kind} result: it is kept; remove it or choose "
+                              f"another name")
+    return path
+
+
+def replace_together(writers: dict) -> list[Path]:
+    """Write a set of files that belong together, each by ``writers[path](tmp_path)``, all aside first and
+    then renamed into place: a failure (a full disk included) leaves every earlier file as it was, no
+    ``*.tmp`` behind, and raises RunDirError naming the file."""
+    done = []
+    try:
+        for path, write in writers.items():
+            path = Path(path)
+            tmp = path.with_name(path.name + ".tmp")
+            done.append((tmp, path))
+            with _writing(path, tmp, torch_writer=True):
+                write(tmp)
+    except RunDirError:
+        for tmp, _ in done:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        raise
+    for tmp, path in done:
+        os.replace(tmp, path)
+    return [path for _, path in done]
 
 
 def write_json(path, obj, indent: int = 2) -> Path:
@@ -426,7 +482,7 @@ class RunDir:
         import torch
 
         tmp = path.with_suffix(".pt.tmp")
-        with _writing(path, tmp):
+        with _writing(path, tmp, torch_writer=True):
             torch.save(state, tmp)
             _fsync_replace(tmp, path)
 

@@ -25,7 +25,7 @@ from .errors import ConfigError, RunDirError
 from .evaluate import evaluate_classwise, evaluate_predictions
 from .fast_path import choose, eval_module, folded_batchnorms
 from .models import model_for
-from .run_dir import SIX, RunDir, six_numbers, write_json
+from .run_dir import SIX, RunDir, check_result_out, six_numbers, write_json
 from .train import train
 
 __all__ = ["train_run", "load_trained", "evaluate_run", "certify_run", "evaluate_and_save", "certify_and_save",
@@ -63,7 +63,8 @@ def load_trained(run_dir, split="test", data_dir=None, device=None, limit=None, 
         device = cfg.device if (cfg.device == "cpu" or torch.cuda.is_available()) else "cpu"
     resolve_device(str(device))  # a device that does not exist is named as such, before any file is read
     ckpt = rd.load_model(checkpoint, map_location=device)
-    train_data, val, test = load_splits(cfg.dataset, cfg.data_dir, False, cfg.val_per_class, cfg.seed)
+    train_data, val, test = load_splits(cfg.dataset, cfg.data_dir, False, cfg.val_per_class, cfg.seed,
+                                        cfg.val_split)
     data = test if split == "test" else val
     if len(data) == 0:
         raise ConfigError(f"the {split} split of {run_dir} is empty (trained with --val-per-class 0?): nothing to score")
@@ -140,16 +141,17 @@ def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="
         return {**out, "attack": pgd_info, **pgd}
     from .autoattack import AutoAttack
 
-    # the official package over the whole split in one call, as it runs itself; on the same module
+    # the official package over the whole split in one call, as it runs itself, on the checkpoint's own
+    # module (not the folded evaluation copy)
     aa_attack = AutoAttack(eps, norm, version, seed, batch_size, train_data.num_classes)
     y = data.y.to(device)
-    clean_pred, adv_pred = aa_attack.predictions(model, to_input(data.x).to(device), y)
+    clean_pred, adv_pred = aa_attack.predictions(plain, to_input(data.x).to(device), y)
     aa = evaluate_predictions(y, clean_pred, adv_pred, train_data.num_classes, train_data.class_names)
     gap = [None if a is None else a - p for a, p in zip(aa["rob_error"], pgd["rob_error"])]
     return {**out, "attack": {"name": "autoattack", "version": version, "norm": norm, "eps": eps, "seed": seed,
                               "implementation": "pyautoattack (the official code) run_standard_evaluation",
-                              **aa_attack.settings(model), "batch_size": batch_size, "precision": "fp32",
-                              "bn_folded": folded},
+                              **aa_attack.settings(plain), "batch_size": batch_size, "precision": "fp32",
+                              "bn_folded": 0},
             **aa, "pgd": {"attack": pgd_info, **pgd}, "gap_autoattack_minus_pgd": gap}
 
 
@@ -170,11 +172,16 @@ def _save_locked(run_dir, kind: str, compute, split: str, limit, out, command: s
     """Compute a result under the run directory's lock and write it: to ``out``, or to the run's own
     ``<kind>.json`` (a subset - another split, --limit - to its own file, never over the full result)."""
     rd = RunDir(run_dir)
+    if out is not None:
+        out = check_result_out(out, kind)
     if not rd.path.is_dir():
         raise RunDirError(f"{run_dir} is not a directory")
-    # written elsewhere (``out``), the run directory is only read (it may be read-only): no lock
-    with rd.lock(command) if out is None else contextlib.nullcontext():
-        res = {**compute(), **(extra or {})}
+    # written elsewhere (``out``), the run directory is only read (it may be read-only): no lock on it, but
+    # on the directory written into where that is a run directory
+    target = RunDir(out.parent) if out is not None else rd
+    guard = target.lock(command) if out is None or target.holds_run() else contextlib.nullcontext()
+    with guard:
+        res = {**compute(), **(extra or {}), "result_kind": kind}
         path = write_json(out, res) if out is not None else rd.write_json(RunDir.result_name(kind, split, limit), res)
     return path, res
 

@@ -62,24 +62,75 @@ def _accuracies(res: dict) -> dict:
     return out
 
 
-def _seed_evals(folder: Path) -> dict:
-    """{seed run name: eval dict} of one method folder (the folder itself when it holds the eval)."""
+def _seed_evals(folder: Path, where: dict | None = None) -> dict:
+    """{seed run name: eval dict} of one method folder (the folder itself when it holds the eval);
+    ``where``, if given, receives {seed run name: its run directory}."""
     own = RunDir(folder).read_eval()
-    if own is not None:
-        return {folder.name: own}
-    return {d.name: r for d in sorted(p for p in folder.iterdir() if p.is_dir())
-            if (r := RunDir(d).read_eval()) is not None}
+    found = {folder.name: (folder, own)} if own is not None else {
+        d.name: (d, r) for d in sorted(p for p in folder.iterdir() if p.is_dir()) if (r := RunDir(d).read_eval()) is not None}
+    if where is not None:
+        where.update({name: d for name, (d, _) in found.items()})
+    return {name: r for name, (_, r) in found.items()}
+
+
+def _what_was_scored(run_dir: Path, res: dict) -> dict:
+    """What must be the same for two evals to be averaged or compared: data set, split, class count, attack."""
+    cfg = RunDir(run_dir).read_config() if RunDir(run_dir).config_path.exists() else {}
+    pgd = _pgd_part(res)
+    attack = pgd.get("attack") if isinstance(pgd.get("attack"), dict) else {}
+    return {"dataset": (cfg or {}).get("dataset"), "split": res.get("split", "test"),
+            "classes": len(res.get("rob_error") or []),
+            "attack": (attack.get("name", "pgd"), attack.get("norm"), attack.get("eps"), attack.get("steps"))}
+
+
+def _check_rates(path: Path, res: dict) -> None:
+    """Every error a fraction in [0, 1] (None: a class without examples)."""
+    values = [res.get(g, {}).get(k) for g in ("avg", "worst") for k in ("std_error", "rob_error")]
+    values += [v for k in ("std_error", "rob_error") for v in (res.get(k) or [])]
+    pgd = _pgd_part(res)
+    if pgd is not res:
+        values += [pgd.get(g, {}).get("rob_error") for g in ("avg", "worst")]
+    bad = [v for v in values if v is not None and not (isinstance(v, (int, float)) and 0 <= v <= 1)]
+    if bad:
+        raise RunDirError(f"{path}/eval.json holds an error of {bad[0]!r}, not a fraction in [0, 1]: it is not "
+                          f"averaged")
+
+
+def _check_comparable(methods: dict, where: dict) -> None:
+    """One line naming both files where two evals differ in data set, split, class count or attack."""
+    first = None
+    for name, evals in methods.items():
+        for seed, res in evals.items():
+            path = where[(name, seed)]
+            _check_rates(path, res)
+            scored = _what_was_scored(path, res)
+            if first is None:
+                first = (path, scored)
+                continue
+            for key, value in scored.items():
+                ref = first[1][key]
+                if key == "dataset" and (value is None or ref is None):
+                    continue  # an eval copied without its run: nothing to compare it with
+                if value != ref:
+                    raise RunDirError(f"{first[0]}/eval.json and {path}/eval.json were not scored alike ({key}: "
+                                      f"{ref!r} against {value!r}); compare evals of one data set, split and attack")
 
 
 def compare_runs(runs, base: str) -> dict:
     """Per method: accuracies per seed, mean and std (fractions), rho_nat / rho_rob against ``base``."""
     root = Path(runs)
     folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-    methods = {f.name: ev for f in folders if (ev := _seed_evals(f))}
+    where, methods = {}, {}
+    for f in folders:
+        places = {}
+        if ev := _seed_evals(f, places):
+            methods[f.name] = ev
+            where.update({(f.name, seed): d for seed, d in places.items()})
     methods = {name: methods[name] for name in sorted(methods, key=lambda n: (n != base, n))}  # the base first
     if base not in methods:
         raise MissingResults(f"no evaluated runs of the base method {base!r} in {root} (expected "
                              f"{root}/{base}/<seed>/eval.json); methods found: {', '.join(methods) or 'none'}")
+    _check_comparable(methods, where)
     out = {}
     for name, evals in methods.items():
         per_seed = [_accuracies(r) for r in evals.values()]

@@ -87,6 +87,16 @@ def save(fig, out_dir, name, close: bool = True) -> list[Path]:
     return paths
 
 
+def save_as(fig, path, fmt: str) -> None:
+    """One file of ``fig`` in format ``fmt`` at ``path`` (any name, e.g. a temporary one), as :func:`save`."""
+    with use():
+        fig.savefig(path, format=fmt, dpi=DPI, bbox_inches="tight", pad_inches=0.03)
+
+
+def close(fig) -> None:
+    plt.close(fig)
+
+
 def pct(x) -> str:
     """An error rate as a percentage with two decimals."""
     return f"{100 * float(x):.2f}%"

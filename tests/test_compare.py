@@ -212,3 +212,35 @@ def test_the_papers_table2_as_accuracies_is_100_minus_its_printed_errors():
         got = mine[name]
         assert (got["clean_avg"], got["clean_worst"], got["rob_avg"], got["rob_worst"]) == pytest.approx(
             (100 - std, 100 - worst_std, 100 - rob, 100 - worst_rob))
+
+
+@pytest.mark.parametrize("change,needle", [
+    (lambda r: {**r, "split": "val"}, "split: 'test' against 'val'"),
+    (lambda r: {**r, "attack": {"name": "pgd", "steps": 1}}, "attack:"),
+    (lambda r: {**r, "rob_error": [0.5] * 9, "std_error": [0.2] * 9, "bndy_error": [0.3] * 9,
+                "n_per_class": [5] * 9, "class_names": list("012345678")}, "classes: 10 against 9"),
+    (lambda r: {**r, "avg": {**r["avg"], "std_error": 7.5}}, "an error of 7.5, not a fraction"),
+    (lambda r: {**r, "rob_error": [-3.0] * 10}, "an error of -3.0"),
+])
+def test_compare_refuses_to_average_evals_that_were_not_scored_alike(tmp_path, capsys, change, needle):
+    """One line naming both files (or the bad one), exit 2, and no comparison written."""
+    for method in ("trades", "wat"):
+        for seed in (0, 1):
+            d = tmp_path / "runs" / method / f"seed_{seed}"
+            d.mkdir(parents=True)
+            res = _eval_file(0.2, 0.5)
+            (d / "eval.json").write_text(json.dumps(change(res) if (method, seed) == ("wat", 1) else res))
+    assert main(["compare", str(tmp_path / "runs"), "--out", str(tmp_path / "cmp")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err and "wat/seed_1/eval.json" in err, err
+    assert not (tmp_path / "cmp" / "compare.json").exists()
+
+
+def test_compare_refuses_evals_of_two_data_sets(tmp_path, capsys):
+    for method, dataset in (("trades", "digits"), ("wat", "cifar10")):
+        d = tmp_path / "runs" / method / "seed_0"
+        d.mkdir(parents=True)
+        (d / "eval.json").write_text(json.dumps(_eval_file(0.2, 0.5)))
+        (d / "config.json").write_text(json.dumps({"dataset": dataset}))
+    assert main(["compare", str(tmp_path / "runs"), "--out", str(tmp_path / "cmp")]) == 2
+    assert "dataset: 'digits' against 'cifar10'" in capsys.readouterr().err

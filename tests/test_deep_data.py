@@ -89,6 +89,18 @@ def test_validation_split_is_deterministic_stratified_and_disjoint():
         validation_split(y, 100, seed=0)
 
 
+def test_the_tail_split_holds_out_the_last_examples_of_each_class_as_the_authors_code():
+    """data_loader.py:56-58 of hannxu123/fair_robust: per class, tmp_idx[4700:5000] of its 5,000 in file order."""
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 10, (2000,), generator=g)
+    tr, va = validation_split(y, 30, seed=5, rule="tail")
+    want = sorted(i for c in range(10) for i in torch.nonzero(y == c).flatten().tolist()[-30:])
+    assert va.tolist() == want and torch.equal(validation_split(y, 30, seed=99, rule="tail")[1], va)
+    assert len(set(tr.tolist()) & set(va.tolist())) == 0 and len(tr) + len(va) == len(y)
+    with pytest.raises(ValueError, match="val_split"):
+        validation_split(y, 30, seed=5, rule="head")
+
+
 def test_augment_is_a_shifted_window_or_its_mirror():
     g = torch.Generator().manual_seed(0)
     x = torch.arange(2 * 3 * 6 * 6, dtype=torch.float32).view(2, 3, 6, 6) + 1

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from fake_datasets import CIFAR_TEST_NPZ, CIFAR_TRAIN_NPZ, real_or_random_cifar
+from deep.errors import ConfigError
 from frl.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +50,8 @@ def test_standard_autoattack_records_the_official_settings_read_from_the_package
     assert [s["eot_iter"] for s in rand] == [20, 20]
     few = AutoAttack(0.2, "linf", "standard", n_classes=4).build(torch.nn.Linear(2, 4), "cpu")
     assert few.apgd_targeted.n_target_classes == few.fab.n_target_classes == 3  # every other class
+    with pytest.raises(ConfigError, match="at least 4 classes"):
+        AutoAttack(0.2, "linf", "standard", n_classes=3)
 
 
 def test_frl_eval_autoattack_is_the_official_package_example_by_example(digits_pgd, tmp_path, capsys):
@@ -60,18 +63,18 @@ def test_frl_eval_autoattack_is_the_official_package_example_by_example(digits_p
     from deep.runs import load_trained
 
     out = tmp_path / "aa.json"
-    assert main(["eval", digits_pgd, "--attack", "autoattack", "--limit", "60", "--steps", "5", "--batch-size", "25",
+    assert main(["eval", digits_pgd, "--attack", "autoattack", "--limit", "40", "--steps", "5", "--batch-size", "15",
                  "--out", str(out)]) == 0
     line = capsys.readouterr().out
     assert "AutoAttack standard, linf eps 0.2" in line and "AutoAttack - PGD-5 robust error: avg +" in line
     res = json.load(open(out))
     assert [c["name"] for c in res["attack"]["attacks"]] == ["apgd-ce", "apgd-t", "fab-t", "square"]
-    assert res["attack"]["package"] == "pyautoattack" and res["attack"]["batch_size"] == 25
+    assert res["attack"]["package"] == "pyautoattack" and res["attack"]["batch_size"] == 15
 
-    _, model, data, _, _ = load_trained(digits_pgd, limit=60)
+    _, model, data, _, _ = load_trained(digits_pgd, limit=40)
     x, y = to_input(data.x), data.y
     ref = pyautoattack.AutoAttack(model, eps=0.2, norm="Linf", seed=0, version="standard", device="cpu")
-    _, y_adv = ref.run_standard_evaluation(x, y, batch_size=25)
+    _, y_adv = ref.run_standard_evaluation(x, y, batch_size=15)
     labels, std_wrong, rob_wrong = decode_examples(res["examples"])
     assert np.array_equal(labels, y.numpy()) and np.array_equal(rob_wrong, (y_adv != y).numpy())
     assert 0 < rob_wrong.sum() < len(y) and rob_wrong.sum() > std_wrong.sum()  # something was found
@@ -79,7 +82,7 @@ def test_frl_eval_autoattack_is_the_official_package_example_by_example(digits_p
         in_c = labels == c
         if in_c.any():
             assert res["rob_error"][c] == pytest.approx(rob_wrong[in_c].mean())
-    # at least as strong as PGD in every class that the 60 examples hold (None: a class without one)
+    # at least as strong as PGD in every class that the 40 examples hold (None: a class without one)
     gaps = res["gap_autoattack_minus_pgd"]
     assert all((g is None) == (n == 0) for g, n in zip(gaps, res["n_per_class"]))
     assert all(g >= -1e-12 for g in gaps if g is not None)

@@ -66,7 +66,24 @@ def test_every_preset_value_names_its_source_line():
     for method, table in AUTHORS_PRESET.items():
         for key, (value, where) in table.items():
             assert ".py:" in where, (method, key)
-            assert REFERENCE[method][key] == value, (method, key)
+            assert REFERENCE.get(method, SHARED)[key] == value, (method, key)
+
+
+def test_the_preset_is_the_same_from_python_flags_and_toml(tmp_path):
+    from deep.pipeline import load_pipeline, stage_config, stages
+
+    python = TrainConfig(dataset="cifar10", method="frl_reweight_remargin", frl_variant="authors", init="runs/pgd",
+                         out="runs/frl")
+    flags = TrainConfig.from_mapping(readme_command("frl_reweight_remargin"))
+    toml = tmp_path / "a.toml"
+    toml.write_text('[run]\nname = "a"\n[[stage]]\nname = "frl"\n[stage.train]\ndataset = "cifar10"\n'
+                    'method = "frl_reweight_remargin"\nfrl_variant = "authors"\ninit = "runs/pgd"\n')
+    staged = stage_config(stages(load_pipeline(toml))[0], "runs")
+    keys = list(REFERENCE["frl_reweight_remargin"])
+    assert [getattr(python, k) for k in keys] == [getattr(flags, k) for k in keys] == [getattr(staged, k) for k in keys]
+    remargin = TrainConfig(dataset="cifar10", method="frl_remargin", frl_variant="authors", init="runs/pgd")
+    assert (remargin.frl_loss, remargin.bndy_metric, remargin.eval_steps, remargin.tau2) == ("trades", "accdiff", 20,
+                                                                                           0.05)
 
 
 def test_a_setting_given_beside_the_preset_wins_one_by_one():

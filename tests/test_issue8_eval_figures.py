@@ -35,7 +35,7 @@ def test_l2_adversarial_training_and_its_evaluation(tmp_path):
 
 def test_autoattack_classwise_is_at_least_as_strong_as_pgd20(digits_pgd):
     out = digits_pgd / "aa.json"
-    assert main(["eval", str(digits_pgd), "--attack", "autoattack", "--limit", "150", "--out", str(out)]) == 0
+    assert main(["eval", str(digits_pgd), "--attack", "autoattack", "--limit", "80", "--out", str(out)]) == 0
     res = json.loads(out.read_text())
     assert res["attack"]["name"] == "autoattack" and res["attack"]["package"] == "pyautoattack"
     assert len(res["rob_error"]) == 10 and res["pgd"]["attack"]["steps"] == 20

@@ -44,7 +44,7 @@ for Reweight, frlrmrw.py / utils_frl2.py for Reweight+Remargin):
       never decays (frlrw.py:85-86; frlrmrw.py:52, 75-76);
     * the rest of the recipe (tau, alpha2, the TRADES loss, accdiff, the PGD-20 controller) is the
       preset :data:`AUTHORS_PRESET`, which ``frl_variant = "authors"`` fills in for every setting
-      not given (``TrainConfig.from_mapping``: flags and TOML).
+      not given (``TrainConfig.resolve_defaults``: flags, TOML and Python alike).
 
 The paper variant decays alpha (and the training loop the learning rate) by 0.1 every
 ``decay_every`` epochs (40 in the paper).
@@ -98,12 +98,19 @@ AUTHORS_PRESET = {
         "bndy_metric": ("accdiff", "utils_frl2.py:139-143 (acc - acc_adv)"),
         "eval_steps": (20, "frlrmrw.py:39-45 (configs1: PGD-20, step 2/255, on the validation split)"),
     },
+    # Remargin alone: its script (frlrm.py) was deleted upstream (674a1df); the loss, the boundary error
+    # and the controller's attack of the two scripts that remain, the paper's tau and alpha2
+    "frl_remargin": {
+        "frl_loss": ("trades", "utils_frl2.py:203-208 (CE + beta KL) and 151-178 (KL attack)"),
+        "bndy_metric": ("accdiff", "utils_frl2.py:139-143 (acc - acc_adv)"),
+        "eval_steps": (20, "frlrmrw.py:39-45 (configs1: PGD-20, step 2/255, on the validation split)"),
+    },
 }
 
 
 def authors_preset(method: str) -> dict:
     """{setting: value} that ``frl_variant = "authors"`` sets for ``method`` where not given (empty for a
-    method the released code does not have: frl_remargin, whose script was deleted upstream)."""
+    method that is not FRL)."""
     return {k: v for k, (v, _) in AUTHORS_PRESET.get(method, {}).items()}
 
 

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
-from ..parsing import number, whole
+from ..parsing import number, path, whole
 
 PROG = "frl ablation"
 
@@ -78,7 +78,7 @@ def register(sub) -> None:
     p.add_argument("--class", dest="cls", default=None, help="fig3: class name or index (paper: deer)")
     p.add_argument("--init", default=None, help="pretrained robust run (e.g. PGD-AT) to fine-tune (fig3: required; "
                                                 "frl-loss: default one PGD-AT start per seed, trained here)")
-    p.add_argument("--out", required=True, help="output folder of the ablation's runs")
+    p.add_argument("--out", type=path, required=True, help="output folder of the ablation's runs")
     p.add_argument("--dataset", default=None, help="dataset (default cifar10 for fig3, digits for frl-loss)")
     p.add_argument("--model", default=None, help="model (default preact_resnet18; digits: small_cnn)")
     p.add_argument("--eps", type=number, default=None, help="radius (default 8/255; digits 0.2)")

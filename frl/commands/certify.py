@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ..parsing import number, whole
+from ..parsing import number, path, whole
 
 PROG = "frl certify"
 
@@ -26,7 +26,7 @@ def register(sub) -> None:
     p.add_argument("--device", default=None)
     p.add_argument("--data-dir", default=None)
     p.add_argument("--seed", type=whole, default=0)
-    p.add_argument("--out", default=None, help="output JSON (default RUN/certify.json; RUN/certify_<split>_limit<N>.json for a subset)")
+    p.add_argument("--out", type=path, default=None, help="output JSON (default RUN/certify.json; RUN/certify_<split>_limit<N>.json for a subset)")
     p.set_defaults(func=run)
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ..errors import UserError
+
+from ..parsing import path
 
 PROG = "frl compare"
 
@@ -15,14 +18,14 @@ def register(sub) -> None:
                                    "compare.png (class-wise robust accuracy), with the published DAFA-table numbers.")
     p.add_argument("runs", help="folder of method folders, each holding one run directory per seed")
     p.add_argument("--base", default="trades", help="the base method folder for rho (default trades)")
-    p.add_argument("--out", default=None, help="output folder (default RUNS)")
+    p.add_argument("--out", type=path, default=None, help="output folder (default RUNS)")
     p.set_defaults(func=run)
 
 
 def write_compare(runs, base: str, out=None, show=print) -> dict:
     """Compare the method folders of ``runs`` against ``base``; write compare.json, .md and .png to ``out``
     (default ``runs``); ``show`` gets the table and the paths. UserError for a missing base or an unwritable out."""
-    from deep.run_dir import write_json
+    from deep.run_dir import RunDirError, replace_together
     from figures import style
     from figures.compare import compare_markdown, compare_runs, draw_compare
     from figures.results import MissingResults
@@ -36,10 +39,17 @@ def write_compare(runs, base: str, out=None, show=print) -> dict:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot create --out {out}: {exc.strerror}", prog=PROG) from None
-    write_json(out / "compare.json", res)
     md = compare_markdown(res)
-    (out / "compare.md").write_text(md)
-    style.save(draw_compare(res), out, "compare")
+    fig = draw_compare(res)
+    try:  # the four files as one set: all replaced, or (a full disk) all kept as they were
+        replace_together({out / "compare.json": lambda tmp: tmp.write_text(json.dumps(res, indent=2)),
+                          out / "compare.md": lambda tmp: tmp.write_text(md),
+                          **{out / f"compare.{ext}": (lambda tmp, ext=ext: style.save_as(fig, tmp, ext))
+                             for ext in ("png", "pdf")}})
+    except RunDirError as exc:
+        raise UserError(str(exc), prog=PROG) from None
+    finally:
+        style.close(fig)
     show(md)
     show(f"{out}/compare.json, compare.md, compare.png")
     return res

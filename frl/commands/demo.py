@@ -17,7 +17,7 @@ from pathlib import Path
 from deep.run_dir import SIX as METRICS
 
 from ..errors import UserError
-from ..parsing import whole
+from ..parsing import path, whole
 
 PROG = "frl demo"
 FULL = ("frl_reweight_remargin", "pgd_at_continued", "loss_only", "frl_reweight", "frl_remargin",
@@ -34,7 +34,7 @@ CONTROLS = {"pgd_at_continued": ("pgd_at", {}),
 def register(sub) -> None:
     p = sub.add_parser("demo", help="PGD-AT then FRL on the embedded digits, with a class-wise table (CPU, minutes)",
                        description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="results/demo", help="output folder (default results/demo)")
+    p.add_argument("--out", type=path, default="results/demo", help="output folder (default results/demo)")
     p.add_argument("--seed", type=whole, default=0, help="seed (default 0)")
     p.add_argument("--pretrain-epochs", type=whole, default=15, help="PGD-AT epochs from scratch (default 15)")
     p.add_argument("--frl-epochs", type=whole, default=10, help="fine-tuning epochs per method (default 10)")

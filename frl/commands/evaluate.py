@@ -6,7 +6,7 @@ from pathlib import Path
 
 from deep.run_dir import RunDir
 
-from ..parsing import number, whole
+from ..parsing import number, path, whole
 
 PROG = "frl eval"
 
@@ -31,7 +31,7 @@ def register(sub) -> None:
     p.add_argument("--checkpoint", choices=RunDir.MODELS, default="last",
                    help="which model: last (the final epoch, default), best (lowest validation robust error, "
                         "best.pt; never selected on the test split) or averaged (the weight average of cfa)")
-    p.add_argument("--out", default=None, help="output JSON (default RUN/eval.json; RUN/eval_<split>_limit<N>.json for a subset)")
+    p.add_argument("--out", type=path, default=None, help="output JSON (default RUN/eval.json; RUN/eval_<split>_limit<N>.json for a subset)")
     p.set_defaults(func=run)
 
 

@@ -11,7 +11,7 @@ from deep.errors import UsageError
 from deep.run_dir import write_json
 
 from ..errors import UserError
-from ..parsing import whole
+from ..parsing import path, whole
 
 PROG = "frl figures"
 
@@ -24,10 +24,10 @@ def register(sub) -> None:
     )
     p.add_argument("id", nargs="?", help="figure id (see --list), or 'all' for every figure that has results")
     p.add_argument("--list", action="store_true", help="list every figure and table id and exit")
-    p.add_argument("--out", default="results/figures", help="output folder (default results/figures)")
+    p.add_argument("--out", type=path, default="results/figures", help="output folder (default results/figures)")
     p.add_argument("--recompute", action="store_true", help="ignore cached OUT/ID.json and recompute")
     p.add_argument("--seed", type=whole, default=0, help="seed of the simulation behind fig2 (default 0)")
-    p.add_argument("--runs", default="runs", help="run directories for figures and tables drawn from runs "
+    p.add_argument("--runs", type=path, default="runs", help="run directories for figures and tables drawn from runs "
                                                   "(default runs; for fig3 the ablation's --out)")
     p.set_defaults(func=run)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from ..errors import UserError
-from ..parsing import whole
+from ..parsing import path, whole
 
 PROG = "frl prepare-cifar10"
 
@@ -16,7 +16,7 @@ def register(sub) -> None:
                                                "torchvision's layout (decoded once, in parallel)",
                        description=__doc__.splitlines()[0])
     p.add_argument("sources", nargs="+", help="one ImageFolder tree or its .tgz, or train.npz and test.npz")
-    p.add_argument("--out", required=True, help="folder to write cifar-10-batches-py/ into (the --data-dir)")
+    p.add_argument("--out", type=path, required=True, help="folder to write cifar-10-batches-py/ into (the --data-dir)")
     p.add_argument("--workers", type=whole, default=None, help="decoding processes (default: cores, at most 16)")
     p.set_defaults(func=run)
 

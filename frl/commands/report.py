@@ -15,6 +15,8 @@ from pathlib import Path
 
 from ..errors import UserError
 
+from ..parsing import path
+
 PROG = "frl report"
 SETTINGS = ("dataset", "model", "method", "norm", "eps", "epochs", "lr", "batch_size", "beta", "tau1", "tau2",
             "frl_variant", "sigma", "init", "seed", "git_commit")
@@ -24,7 +26,7 @@ def register(sub) -> None:
     p = sub.add_parser("report", help="one page with every available figure and table, paper vs ours",
                        description=__doc__.splitlines()[0])
     p.add_argument("runs", help="root of the run directories (as used with frl run --runs)")
-    p.add_argument("--out", default="report.html", help="report.html (self-contained) or report.md")
+    p.add_argument("--out", type=path, default="report.html", help="report.html (self-contained) or report.md")
     p.set_defaults(func=run)
 
 

@@ -12,7 +12,7 @@ mean ± std, 95 % intervals and the paired changes against that stage.
 
 from __future__ import annotations
 
-from ..parsing import whole
+from ..parsing import path, whole
 
 PROG = "frl run"
 
@@ -21,7 +21,7 @@ def register(sub) -> None:
     p = sub.add_parser("run", help="train and evaluate the run a TOML config describes (resumable)",
                        description=__doc__.splitlines()[0])
     p.add_argument("config", help="TOML file, e.g. configs/paper/table2/pgd_at.toml")
-    p.add_argument("--runs", default="runs", help="root of the run directories (default runs)")
+    p.add_argument("--runs", type=path, default="runs", help="root of the run directories (default runs)")
     p.add_argument("--device", default=None, help="cpu or cuda (default cpu)")
     p.add_argument("--data-dir", default=None, help="dataset location")
     p.add_argument("--download", action="store_true", help="download the dataset into --data-dir")
