@@ -8,8 +8,9 @@ with ``eval.json`` (PGD-20, the paper's evaluation).
 
 A pipeline instead has ``[[stage]]`` tables, each with ``name`` and ``[stage.train]``, run in
 order into RUNS/<table>/<name>/<stage>/ (``init`` names an earlier stage); ``summary.json`` there
-collects every stage's six numbers. Run over seeds (``frl run --seeds 0 1 2``), every stage of seed N goes to RUNS/<table>/<name>/<stage>/seed_N/ with ``seed = N`` (its ``init``: the
-same seed's run of the earlier stage), the seeds one after another; ``compare = "<stage>"`` in
+collects every stage's six numbers. Run over seeds (``frl run --seeds 0 1 2``), every stage of
+seed N goes to RUNS/<table>/<name>/<stage>/seed_N/ with ``seed = N`` (its ``init``: the same
+seed's run of the earlier stage), the seeds one after another; ``compare = "<stage>"`` in
 ``[run]`` then compares the stages over the seeds against that stage (``frl compare``'s files
 beside the stages). ``checkpoint = "best"`` in ``[run]`` or a ``[[stage]]``
 evaluates the checkpoint with the lowest validation robust error instead of the last;
