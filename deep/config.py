@@ -58,6 +58,8 @@ FINETUNE_DEFAULTS = dict(epochs=40, lr=1e-3, lr_step_every=40)
 # deep.methods.frl.AUTHORS_PRESET's instead
 FRL_DEFAULTS = dict(tau1=0.05, tau2=0.05, alpha2=0.05, bndy_metric="per_sample", frl_loss="pgd_at", eval_steps=10)
 
+SEED_LIMIT = 2 ** 63  # torch.manual_seed takes 64-bit seeds; the probe split uses seed + 1
+
 # Settings added after runs were first written: a saved config without them had these values,
 # so an older run directory still resumes.
 LEGACY_DEFAULTS = {"lr_schedule": "step", "lr_peak_at": 0.4, "frl_loss": "trades", "remargin_rule": "absolute",
@@ -194,7 +196,8 @@ class TrainConfig:
     epochs: int | None = _setting(None, "epochs (paper: 200; digits: 20)", "whole", check=_GE1, dataset=True)
     eps: float | None = _setting(None, "training radius, fractions allowed: 8/255 (default 8/255; digits 0.2)",
                                  "number", check=_GE0, dataset=True)
-    seed: int = _setting(0, "seed of everything random (default 0)", "whole", check=_GE0)
+    seed: int = _setting(0, "seed of everything random (default 0)", "whole",
+                         check=(lambda v: 0 <= v < SEED_LIMIT, "must be in [0, 2**63) (torch's seeds)"))
     out: str = _setting("runs/run", "run directory", "text", runtime=True, required_flag=True)
     device: str = _setting("cpu", "cpu or cuda[:N] (default cpu)", "text", runtime=True,
                            check=(lambda v: v == "cpu" or v.startswith("cuda"), "must be cpu or cuda"))
@@ -369,6 +372,14 @@ class TrainConfig:
         if method.reads_validation and self.val_per_class == 0:
             raise ConfigError(f"val_per_class == 0: {self.method} reads class-wise validation errors; "
                               f"use --val-per-class >= 1")
+        # a method setting that would make the method its base loss, silently
+        if self.method == "dafa" and self.dafa_warmup >= self.epochs:
+            raise ConfigError(f"dafa_warmup == {self.dafa_warmup} with epochs == {self.epochs}: DAFA's weights are set "
+                              f"after the warm-up epoch, so no epoch would train with them (it would be its base "
+                              f"loss); use dafa_warmup < epochs")
+        if self.method == "cfa" and self.cfa_begin >= self.epochs:
+            raise ConfigError(f"cfa_begin == {self.cfa_begin} with epochs == {self.epochs}: CFA would never calibrate "
+                              f"(it would be its base loss); use cfa_begin < epochs")
         if self.nesterov and self.momentum == 0:
             raise ConfigError("nesterov needs momentum > 0 (Nesterov's step is a momentum step)")
         if method.finetunes and self.init is None:

@@ -31,7 +31,7 @@ import tomllib
 from pathlib import Path
 
 from .attacks import default_eval_step
-from .config import TrainConfig, parse_number, parse_whole
+from .config import SEED_LIMIT, TrainConfig, parse_number, parse_whole
 from .errors import ConfigError, NoAveragedModel, RunDirError
 from .run_dir import RunDir
 from .runs import certify_and_save, evaluate_and_save, six_numbers, train_run
@@ -316,8 +316,10 @@ def run_pipeline(path, runs="runs", device=None, data_dir=None, download=False, 
     """
     cfg = load_pipeline(path)
     if seeds is not None:
-        if not seeds or any(not isinstance(n, int) or n < 0 for n in seeds) or len(set(seeds)) != len(seeds):
-            raise ConfigError(f"--seeds {' '.join(map(str, seeds))}: distinct whole numbers >= 0 are required")
+        if not seeds or any(not isinstance(n, int) or not 0 <= n < SEED_LIMIT for n in seeds) or \
+                len(set(seeds)) != len(seeds):
+            raise ConfigError(f"--seeds {' '.join(map(str, seeds))}: distinct whole numbers in [0, 2**63) (torch's "
+                              f"seeds) are required")
         if "seed" in (overrides or {}):
             raise ConfigError("--train-set seed=... and --seeds: give the seeds with --seeds only")
     base = cfg["run"].get("compare")

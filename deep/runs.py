@@ -19,7 +19,7 @@ import torch
 
 from .attacks import default_eval_step, eval_attack
 from .build import resolve_device
-from .config import TrainConfig, check_radius, config_from_dict
+from .config import SEED_LIMIT, TrainConfig, check_radius, config_from_dict
 from .data import BatchLoader, load_splits, to_input
 from .errors import ConfigError, RunDirError
 from .evaluate import evaluate_classwise, evaluate_predictions
@@ -98,8 +98,8 @@ def _check_eval_args(attack="pgd", steps=20, seed=0, batch_size=500, step_size=N
         raise ConfigError(f"--version {version!r}: unknown AutoAttack version; choose from {', '.join(VERSIONS)}")
     if steps < 1:
         raise ConfigError(f"steps == {steps}, must be >= 1")
-    if seed < 0:
-        raise ConfigError(f"--seed {seed}: must be >= 0")
+    if not 0 <= seed < SEED_LIMIT:
+        raise ConfigError(f"--seed {seed}: must be in [0, 2**63) (torch's seeds)")
     if batch_size < 1:
         raise ConfigError(f"--batch-size {batch_size}: must be >= 1")
     if step_size is not None and not step_size > 0:

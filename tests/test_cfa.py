@@ -115,7 +115,7 @@ def test_the_averaged_model_is_the_ema_of_the_epochs_and_frl_eval_reads_it(cfa_r
 
 def test_an_average_that_never_started_is_a_one_line_error(tmp_path, capsys):
     out = tmp_path / "never"
-    train_run(TrainConfig(**{**_settings(), "epochs": 1, "cfa_threshold": 2.0}, out=str(out)), log=lambda m: None)
+    train_run(TrainConfig(**{**_settings(), "epochs": 2, "cfa_threshold": 2.0}, out=str(out)), log=lambda m: None)
     assert RunDir(out).load_checkpoint()["method"]["averaged"] is None
     assert main(["eval", str(out), "--checkpoint", "averaged", "--limit", "10"]) == 2
     err = capsys.readouterr().err

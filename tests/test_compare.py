@@ -54,8 +54,9 @@ def test_frl_compare_on_digits_runs_with_two_seeds(tmp_path, capsys):
 
 # --- frl run over seeds: configs/compare/, every stage per seed, then the comparison ----------------
 
-SHRINK = [a for t in ("epochs=1", "attack_steps=1", "eval_steps=1", "val_per_class=5", "batch_size=64",
-                      "progress=false") for a in ("--train-set", t)]
+# 2 epochs, so that DAFA's weights (warm-up 1) and CFA's calibration (from epoch 1) act at all
+SHRINK = [a for t in ("epochs=2", "dafa_warmup=1", "cfa_begin=1", "attack_steps=1", "eval_steps=1", "val_per_class=5",
+                      "batch_size=64", "progress=false") for a in ("--train-set", t)]
 
 
 def test_frl_run_over_seeds_runs_every_stage_per_seed_and_compares_them(tmp_path, capsys):
@@ -66,7 +67,7 @@ def test_frl_run_over_seeds_runs_every_stage_per_seed_and_compares_them(tmp_path
     for stage in ("trades", "wat", "dafa", "cfa", "frl"):
         for seed in (0, 1):
             cfg = json.loads((group / stage / f"seed_{seed}" / "config.json").read_text())
-            assert cfg["seed"] == seed and cfg["epochs"] == 1
+            assert cfg["seed"] == seed and cfg["epochs"] == 2
     frl = json.loads((group / "frl" / "seed_1" / "config.json").read_text())
     assert frl["init"] == str(group / "trades" / "seed_1")  # the same seed's run of the earlier stage
     res = json.loads((group / "compare.json").read_text())
@@ -99,7 +100,7 @@ def test_a_cfa_stage_whose_average_never_started_is_scored_with_its_last_model_a
 @pytest.mark.parametrize("argv,needle", [
     (["--seeds", "1", "1"], "distinct whole numbers"),
     (["--seeds", "0", "--train-set", "seed=3"], "give the seeds with --seeds only"),
-    (["--seeds", "-1"], "distinct whole numbers >= 0"),
+    (["--seeds", "-1"], "distinct whole numbers in [0, 2**63)"),
 ])
 def test_bad_seeds_are_one_line_errors(tmp_path, capsys, argv, needle):
     assert main(["run", "configs/compare/digits.toml", "--runs", str(tmp_path), *argv]) == 2

@@ -86,7 +86,7 @@ def test_the_frl_pipeline_over_two_seeds_ends_with_intervals_and_resumes_without
 
 
 def test_the_compare_pipeline_ends_with_frl_compare_and_its_intervals(tmp_path):
-    group = _run(COMPARE, tmp_path, [0], extra=["dafa_warmup=1"])
+    group = _run(COMPARE, tmp_path, [0], extra=["epochs=2", "dafa_warmup=1"])  # DAFA's and CFA's controllers act
     res = json.loads((group / "compare.json").read_text())
     assert list(res["methods"]) == ["trades", "cfa", "dafa", "frl", "wat"]
     frl = res["methods"]["frl"]

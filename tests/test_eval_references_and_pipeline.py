@@ -279,7 +279,8 @@ def test_frl_loss_ablation_bad_input_is_one_line(tmp_path, capsys, extra, needle
 
 def test_gpu_compare_script_runs_end_to_end_at_a_tiny_size(tmp_path):
     """benchmarks/gpu_compare_fast.sh (issue 16): configs/compare/cifar10_fast.toml for one seed, then frl compare."""
-    tiny = ["epochs=1", "model=small_cnn", "batch_size=8", "val_per_class=1", "attack_steps=1", "eval_steps=1"]
+    tiny = ["epochs=2", "dafa_warmup=1", "model=small_cnn", "batch_size=8", "val_per_class=1", "attack_steps=1",
+            "eval_steps=1"]
     out = _run_gpu_script(tmp_path, "benchmarks/gpu_compare_fast.sh", *[a for t in tiny for a in ("--train-set", t)])
     assert sorted(p.name for p in out.iterdir()) == ["compare.json", "compare.md", "compare.pdf", "compare.png",
                                                      "log.txt", "machine.txt"]  # at most 8 files come back
@@ -289,4 +290,4 @@ def test_gpu_compare_script_runs_end_to_end_at_a_tiny_size(tmp_path):
     group = tmp_path / "runs" / "compare" / "cifar10_fast"
     assert json.loads((group / "frl" / "seed_0" / "config.json").read_text())["init"].endswith("trades/seed_0")
     log = (out / "log.txt").read_text()
-    assert "epoch 1/1" in log and "eval.json" in log
+    assert "epoch 2/2" in log and "eval.json" in log

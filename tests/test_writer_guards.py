@@ -116,3 +116,12 @@ def test_a_pipeline_with_an_unknown_key_or_an_impossible_stage_order_is_refused_
     err = _one_line_exit_2(["run", str(cfg), "--runs", str(tmp_path / "runs")], capsys)
     assert needle in err
     assert not (tmp_path / "runs").exists()  # nothing trained, nothing written
+
+
+def test_a_seed_torch_cannot_take_is_refused_before_anything_runs(tmp_path, capsys):
+    huge = str(2 ** 64)
+    assert "in [0, 2**63)" in _one_line_exit_2(["run", "configs/compare/digits.toml", "--runs",
+                                                        str(tmp_path / "r"), "--seeds", huge], capsys)
+    assert not (tmp_path / "r").exists()
+    assert "must be in [0, 2**63)" in _one_line_exit_2(["train", *TINY, "--seed", huge, "--out", str(tmp_path / "t")],
+                                                       capsys)
