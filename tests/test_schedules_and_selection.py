@@ -209,7 +209,7 @@ def tiny_run(tmp_path_factory):
     (["run", "{tmp}/none.toml", "--train-set", "=1"], "expected KEY=VALUE"),
     (["demo", "--out", "{tmp}/d", "--threads", "0"], "--threads 0: must be >= 1"),
     (["prepare-cifar10", "{tmp}/none", "--out", "{tmp}/o", "--workers", "0"], "--workers 0: must be >= 1"),
-    (["eval", "{tmp}/none", "--seed=-1"], "--seed -1: must be >= 0"),
+    (["eval", "{tmp}/none", "--seed=-1"], "--seed -1: must be in [0, 2**63)"),
     (["eval", "{tmp}/none", "--limit", "0"], "--limit 0: must be >= 1"),
     (["certify", "{tmp}/none", "--sigma", "0.25", "--batch-size", "0"], "batch_size == 0"),
     (["certify", "{tmp}/none", "--sigma", "0.25", "--limit=-2"], "--limit -2: must be >= 1"),
