@@ -43,6 +43,7 @@ __all__ = [
     "augment_crop_flip",
     "BatchLoader",
     "to_input",
+    "first_per_class",
     "load_splits",
     "DATASET_STATS",
 ]
@@ -91,6 +92,26 @@ class TensorData:
     def subset(self, idx) -> "TensorData":
         idx = torch.as_tensor(idx, dtype=torch.long)
         return TensorData(self.x[idx], self.y[idx], self.class_names, self.augment)
+
+
+def first_per_class(y: torch.Tensor, n: int, num_classes: int) -> torch.Tensor:
+    """Indices of a stratified subset of ``n`` examples: the first ``n // K`` of each of the K classes
+    in file order (the first ``n % K`` classes one more), returned in file order.
+
+    A class with fewer examples than its share gives all it has; ``n`` at or past ``len(y)`` is the
+    whole split. This is what ``--limit N`` of ``frl eval`` / ``certify`` / ``audit`` scores, so a
+    subset of a split stored in class order still holds every class.
+
+    >>> first_per_class(torch.tensor([0, 0, 0, 1, 1, 1]), 4, 2).tolist()
+    [0, 1, 3, 4]
+    """
+    if n < 1:
+        raise ValueError(f"n == {n}, must be >= 1")
+    if n >= len(y):
+        return torch.arange(len(y))
+    share = [n // num_classes + (1 if c < n % num_classes else 0) for c in range(num_classes)]
+    picked = [torch.nonzero(y == c).flatten()[:share[c]] for c in range(num_classes)]
+    return torch.sort(torch.cat(picked)).values
 
 
 def to_input(x_uint8: torch.Tensor, dtype=torch.float32) -> torch.Tensor:

@@ -20,7 +20,7 @@ import torch
 from .attacks import default_eval_step, eval_attack
 from .build import resolve_device
 from .config import SEED_LIMIT, TrainConfig, check_radius, config_from_dict
-from .data import BatchLoader, load_splits, to_input
+from .data import BatchLoader, first_per_class, load_splits, to_input
 from .errors import ConfigError, RunDirError
 from .evaluate import evaluate_classwise, evaluate_predictions
 from .fast_path import choose, eval_module, folded_batchnorms
@@ -69,7 +69,7 @@ def load_trained(run_dir, split="test", data_dir=None, device=None, limit=None, 
     if len(data) == 0:
         raise ConfigError(f"the {split} split of {run_dir} is empty (trained with --val-per-class 0?): nothing to score")
     if limit is not None:
-        data = data.subset(torch.arange(min(int(limit), len(data))))
+        data = data.subset(first_per_class(data.y, int(limit), data.num_classes))
     model = model_for(cfg.model, cfg.dataset, train_data.num_classes, train_data.x.shape[1], cfg.normalize).to(device)
     try:
         model.load_state_dict(ckpt["model"])
@@ -78,6 +78,14 @@ def load_trained(run_dir, split="test", data_dir=None, device=None, limit=None, 
                           f"{rd.config_path}") from None
     model.eval()
     return cfg, model, data, train_data, ckpt
+
+
+def subset_record(limit) -> dict:
+    """What a result says of the examples it scored: nothing for a whole split, the rule for --limit."""
+    if limit is None:
+        return {}
+    return {"subset": {"limit": int(limit), "rule": "stratified: the first limit // K examples of each of the K "
+                       "classes in file order, the first limit % K classes one more (deep.data.first_per_class)"}}
 
 
 def _check_selection(split="test", limit=None, checkpoint="last"):
@@ -136,7 +144,7 @@ def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="
 
     pgd = run_attack(eval_attack(eps, steps, norm, step_size))
     out = {"run": str(run_dir), "split": split, "epoch": int(ckpt["epoch"]), "checkpoint": checkpoint,
-           "method": cfg.method}
+           "method": cfg.method, **subset_record(limit)}
     if attack == "pgd":
         return {**out, "attack": pgd_info, **pgd}
     from .autoattack import AutoAttack
@@ -165,7 +173,8 @@ def certify_run(run_dir, sigma, radius=0.5, n=100_000, n0=100, alpha=0.001, spli
     device = next(model.parameters()).device
     res = certify_dataset(model, to_input(data.x).to(device), data.y, sigma, radius, n, n0, alpha,
                           train_data.num_classes, batch_size, seed, train_data.class_names, progress, with_predict)
-    return {"run": str(run_dir), "split": split, "method": cfg.method, "train_sigma": cfg.sigma, **res}
+    return {"run": str(run_dir), "split": split, "method": cfg.method, "train_sigma": cfg.sigma, **subset_record(limit),
+            **res}
 
 
 def _save_locked(run_dir, kind: str, compute, split: str, limit, out, command: str, extra=None):

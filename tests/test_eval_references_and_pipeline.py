@@ -125,7 +125,9 @@ def _tiny_tgz(path: Path, per_class_train=3, per_class_test=2):
 
 
 def test_prepare_from_a_jpeg_archive_matches_imagefolder_decoding(tmp_path):
+    """Training images in ImageFolder's order; the test images the same, class-interleaved."""
     from deep.data import load_split
+    from deep.prepare import interleaved_order
 
     classes = _tiny_tgz(tmp_path / "tiny.tgz")
     assert main(["prepare-cifar10", str(tmp_path / "tiny.tgz"), "--out", str(tmp_path / "c10"), "--workers", "2"]) == 0
@@ -135,6 +137,9 @@ def test_prepare_from_a_jpeg_archive_matches_imagefolder_decoding(tmp_path):
         ours = load_split("cifar10", train, tmp_path / "c10")
         ref = load_split("imagefolder", train, tmp_path / "tree" / "cifar10_jpeg_q75")
         assert ours.class_names == tuple(classes) == ref.class_names
+        if not train:
+            ref = ref.subset(torch.from_numpy(interleaved_order(ref.y.numpy())))
+            assert ours.y.tolist() == list(range(10)) * 2
         assert torch.equal(ours.x, ref.x) and torch.equal(ours.y, ref.y)
 
 

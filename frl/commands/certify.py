@@ -21,7 +21,7 @@ def register(sub) -> None:
     p.add_argument("--alpha", type=number, default=0.001, help="failure probability in (0, 1) (default 0.001)")
     p.add_argument("--predict", action="store_true", help="also run PREDICT (doubles the cost)")
     p.add_argument("--split", choices=("test", "val"), default="test")
-    p.add_argument("--limit", type=whole, default=None, help="certify only the first N examples")
+    p.add_argument("--limit", type=whole, default=None, help="certify N examples spread evenly over the classes (the first N/K of each class in file order)")
     p.add_argument("--batch-size", type=whole, default=1000, help="noise samples per forward pass")
     p.add_argument("--device", default=None)
     p.add_argument("--data-dir", default=None)

@@ -18,7 +18,7 @@ def register(sub) -> None:
     p.add_argument("run", help="run directory (holds config.json and checkpoint.pt)")
     p.add_argument("--attack", default="pgd", help="pgd (default) or autoattack (the official package pyautoattack, fp32)")
     p.add_argument("--version", default="standard", help="AutoAttack version: standard (default), plus, rand")
-    p.add_argument("--limit", type=whole, default=None, help="evaluate only the first N examples of the split")
+    p.add_argument("--limit", type=whole, default=None, help="evaluate N examples of the split spread evenly over the classes (the first N/K of each class in file order)")
     p.add_argument("--steps", type=whole, default=20, help="PGD steps (default 20)")
     p.add_argument("--eps", type=number, default=None, help="attack radius (default: the run's eps)")
     p.add_argument("--step-size", type=number, default=None, help="PGD step size (default eps/4)")

@@ -3,6 +3,7 @@ written once in torchvision's layout so that ``--dataset cifar10 --data-dir DIR`
 
 from __future__ import annotations
 
+import sys
 import time
 
 from ..errors import UserError
@@ -31,6 +32,8 @@ def run(args) -> int:
         info = prepare_cifar10(args.sources, args.out, args.workers)
     except OSError as exc:
         raise UserError(f"cannot write to --out {args.out}: {exc.strerror or exc}", prog=PROG) from None
+    for line in info["warnings"]:
+        print(f"{PROG}: warning: {line}", file=sys.stderr)
     print(f"{info['folder']}: {info['train']} training and {info['test']} test images, classes "
-          f"{', '.join(info['classes'])} ({time.perf_counter() - t0:.1f} s); use --dataset cifar10 --data-dir {args.out}")
+          f"{', '.join(info['classes'])}; test split {info['test_order']} ({time.perf_counter() - t0:.1f} s); use --dataset cifar10 --data-dir {args.out}")
     return 0
