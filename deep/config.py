@@ -25,6 +25,7 @@ import argparse
 import difflib
 import importlib
 import math
+import os
 import re
 from dataclasses import asdict, dataclass, field, fields
 
@@ -400,6 +401,8 @@ class TrainConfig:
         other = {**LEGACY_DEFAULTS, **other}
         # FRL's loss and Remargin rule mean nothing to other methods: not a difference there
         ignore = RUNTIME_KEYS | (set() if self.method.startswith("frl") else FRL_ONLY_KEYS)
+        if _same_place(other.get("init"), other.get("out"), mine["init"], mine["out"]):
+            ignore = ignore | {"init"}
         return [f"{k}: saved {other.get(k)!r}, now {mine[k]!r}" for k in mine
                 if k not in ignore and other.get(k) != mine[k]]
 
@@ -423,6 +426,18 @@ class TrainConfig:
             return cls(**kwargs)
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}" if where else str(exc)) from None
+
+
+def _same_place(init_a, out_a, init_b, out_b) -> bool:
+    """Two ``init`` settings name the same start: the same path, or the same place relative to their own run
+    directory (``out``). So a pipeline's ``--runs`` given as a relative or an absolute path, moved or copied
+    whole, resumes, while a stage that starts from another run is still a difference."""
+    if init_a == init_b:
+        return True
+    if None in (init_a, init_b, out_a, out_b):
+        return False
+    return os.path.relpath(os.path.abspath(init_a), os.path.abspath(out_a)) == \
+        os.path.relpath(os.path.abspath(init_b), os.path.abspath(out_b))
 
 
 RUNTIME_KEYS = frozenset(f.name for f in fields(TrainConfig) if f.metadata["runtime"])

@@ -229,7 +229,7 @@ def _model_epoch(rd: RunDir, which: str) -> int | None:
         return None
 
 
-def _is_pipeline_score(res: dict, cfg: TrainConfig) -> bool:
+def is_pipeline_score(res: dict, cfg: TrainConfig) -> bool:
     """``res`` is what the pipeline scores: PGD-20 at the run's radius and norm, the default step, seed 0."""
     attack = res.get("attack", {})
     want = {"name": "pgd", "norm": cfg.norm, "eps": cfg.eps, "steps": 20,
@@ -242,7 +242,7 @@ def _read_score(rd: RunDir, name: str, cfg: TrainConfig) -> dict | None:
         res = rd.read_eval(name)
     except RunDirError:
         return None
-    return res if res is not None and _is_pipeline_score(res, cfg) else None
+    return res if res is not None and is_pipeline_score(res, cfg) else None
 
 
 def _scored(rd: RunDir, name: str, which: str, cfg: TrainConfig) -> dict | None:
@@ -300,6 +300,28 @@ def _finished_seed(parts: list, runs, source) -> dict | None:
     return evals
 
 
+def _check_before_training(cfg: dict, runs, path, overrides, seeds) -> None:
+    """Everything a pipeline could refuse later, refused before its first stage trains: every stage's
+    settings (as the first seed's), a best checkpoint scored without a validation split, and a ``--runs``
+    whose stages hold runs over seeds when none are asked for (or the other way round)."""
+    for part in stages(cfg):
+        part["train"] = {**part["train"], **(overrides or {})}
+        part["run"]["seed"] = seeds[0] if seeds else None
+        where = f"[train] of {path}" + (f", stage {part['run']['name']!r}" if "stage" in cfg else "")
+        c = stage_config(part, runs, where=where)
+        wanted = {part["run"].get("checkpoint", "last"), *part["run"].get("also_score", [])}
+        if "best" in wanted and c.val_per_class == 0:
+            raise ConfigError(f"{where}: the best checkpoint is scored (checkpoint / also_score) but val_per_class = 0 "
+                              f"holds out no validation split to choose it")
+        folder = Path(runs) / part["run"].get("table", "") / part["run"]["name"]
+        seeded = sorted(p.name for p in folder.glob("seed_*") if p.is_dir()) if folder.is_dir() else []
+        if seeds is None and seeded:
+            raise ConfigError(f"{folder} holds runs over seeds ({', '.join(seeded[:3])}{', ...' if len(seeded) > 3 else ''})"
+                              f": pass --seeds to continue them, or choose another --runs")
+        if seeds is not None and RunDir(folder).holds_run():
+            raise ConfigError(f"{folder} holds a run without seeds: run it without --seeds, or choose another --runs")
+
+
 def run_pipeline(path, runs="runs", device=None, data_dir=None, download=False, overrides=None,
                  log=print, markdown=None, seeds=None, compare=None, summarise=None) -> dict:
     """Every run or stage of a TOML file, in order; returns {stage name: eval dict} (of the last seed).
@@ -329,6 +351,7 @@ def run_pipeline(path, runs="runs", device=None, data_dir=None, download=False, 
     start = cfg["run"].get("summary")
     if start is not None and start not in names:
         raise ConfigError(f"{path}: [run] summary = {start!r} must name one of its stages ({', '.join(names) or 'none'})")
+    _check_before_training(cfg, runs, path, overrides, seeds)
     if start is not None and seeds is None:
         log(f"note: [run] summary = {start!r} summarises runs over seeds; without --seeds the summary is the "
             f"one of a single run (summary.json / .md beside the stages)")

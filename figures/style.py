@@ -73,17 +73,21 @@ def use():
 
 def save(fig, out_dir, name, close: bool = True) -> list[Path]:
     """Write ``name``.png (``DPI``) and ``name``.pdf (vector) into out_dir, tightly cropped; return the paths.
+    A failure (a full disk) raises RunDirError and leaves the previous two files as they were.
 
     ``close=False`` leaves the figure open for the caller (e.g. to show it in a notebook).
     """
+    from deep.run_dir import _writing, replace_together
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f"{name}.png", out / f"{name}.pdf"]
-    with use():
-        for p in paths:
-            fig.savefig(p, dpi=DPI, bbox_inches="tight", pad_inches=0.03)
-    if close:
-        plt.close(fig)
+    with _writing(f"to {out}"):
+        out.mkdir(parents=True, exist_ok=True)
+    try:  # both written aside and renamed together: a full disk keeps the previous pair whole
+        paths = replace_together({out / f"{name}.{ext}": (lambda tmp, ext=ext: save_as(fig, tmp, ext))
+                                  for ext in ("png", "pdf")})
+    finally:
+        if close:
+            plt.close(fig)
     return paths
 
 

@@ -128,3 +128,55 @@ def test_a_result_of_another_attack_is_scored_again(tmp_path):
     path.write_text(json.dumps({**res, "attack": {**res["attack"], "eps": 0.1}}))  # e.g. frl eval --eps 0.1
     assert main(["run", str(cfg), "--runs", str(runs), "--seeds", "0"]) == 0
     assert json.loads(path.read_text())["attack"]["eps"] == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize("seeds", [[], ["--seeds", "0"]])
+def test_a_moved_copied_or_absolute_runs_folder_resumes(tmp_path, monkeypatch, seeds):
+    """A stage's init is compared by its place beside the stage, not by the path string it was saved with."""
+    import shutil
+
+    cfg = _digits_pipeline(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(cfg), "--runs", "runs", *seeds]) == 0  # relative, as the README writes it
+    group = tmp_path / "runs" / "t" / "p"
+    sub = Path("seed_0") if seeds else Path()
+    assert json.loads((group / "b" / sub / "config.json").read_text())["init"] == str(Path("runs/t/p/a") / sub)
+    for runs in (tmp_path / "runs", tmp_path / "moved" / "runs"):  # absolute; then copied elsewhere
+        if runs != tmp_path / "runs":
+            shutil.copytree(tmp_path / "runs", runs)
+        (runs / "t" / "p" / "b" / sub / "eval.json").unlink()  # stage b must be loaded, checked and scored again
+        stamps = {p: p.read_bytes() for p in (runs / "t" / "p" / "a").rglob("eval*.json")}
+        assert main(["run", str(cfg), "--runs", str(runs), *seeds]) == 0
+        assert (runs / "t" / "p" / "b" / sub / "eval.json").exists()
+        assert {p: p.read_bytes() for p in (runs / "t" / "p" / "a").rglob("eval*.json")} == stamps
+    # a stage that starts from another run is still refused
+    other = json.loads((group / "b" / sub / "config.json").read_text())
+    other["init"] = str(tmp_path / "elsewhere")
+    (group / "b" / sub / "config.json").write_text(json.dumps(other))
+    (group / "b" / sub / "eval.json").unlink()
+    assert main(["run", str(cfg), "--runs", str(tmp_path / "runs"), *seeds]) == 2
+
+
+def test_runs_over_seeds_are_not_mixed_with_a_run_without_seeds_and_best_needs_a_validation_split(tmp_path, capsys):
+    cfg, runs = _digits_pipeline(tmp_path), tmp_path / "runs"
+    assert main(["run", str(cfg), "--runs", str(runs), "--seeds", "0", "--train-set", "epochs=1"]) == 0
+    before = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    assert main(["run", str(cfg), "--runs", str(runs), "--train-set", "epochs=1"]) == 2
+    err = capsys.readouterr().err
+    assert "holds runs over seeds (seed_0): pass --seeds" in err and err.count("\n") == 1, err
+    assert {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()} == before
+    other = tmp_path / "plain"
+    assert main(["run", str(cfg), "--runs", str(other), "--train-set", "epochs=1"]) == 0
+    capsys.readouterr()
+    assert main(["run", str(cfg), "--runs", str(other), "--seeds", "0", "--train-set", "epochs=1"]) == 2
+    assert "holds a run without seeds" in capsys.readouterr().err
+    # also_score = ["best"] without a validation split, in the second stage: refused before the first trains
+    fresh = tmp_path / "fresh"
+    first, second = cfg.read_text().split('init = "a"')
+    bad = tmp_path / "bad.toml"
+    bad.write_text(first + 'init = "a"' + second.replace("val_per_class = 5", "val_per_class = 0"))
+    assert main(["run", str(bad), "--runs", str(fresh)]) == 2
+    err = capsys.readouterr().err
+    assert "stage 'b'" in err and "holds out no validation split" in err, err
+    assert not fresh.exists()

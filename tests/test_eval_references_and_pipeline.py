@@ -235,6 +235,13 @@ def test_frl_loss_ablation_writes_table_curves_and_resumes(tmp_path, capsys):
     mtime = (tmp_path / "seed_0" / "start" / "checkpoint.pt").stat().st_mtime
     assert main(argv) == 0  # a rerun trains nothing again
     assert (tmp_path / "seed_0" / "start" / "checkpoint.pt").stat().st_mtime == mtime
+    # a rerun with another setting refuses, naming it, instead of reusing runs made otherwise
+    capsys.readouterr()
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".pt"}
+    assert main([*argv, "--lr", "0.05"]) == 2
+    err = capsys.readouterr().err
+    assert "was made with other settings (lr: saved 0.001, now 0.05)" in err and err.count("\n") == 1, err
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".pt"} == before
 
 
 # --- the demo: reproducible, and the README table generated from it -------------------------------

@@ -18,6 +18,7 @@ validation curves. Both are resumable: rerun to continue.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
@@ -112,19 +113,44 @@ def _whole_list(text, flag):
     return values
 
 
-def _train(settings: dict, log) -> None:
+def _config(settings: dict):
     from deep.config import TrainConfig
+
+    return TrainConfig.from_mapping({**settings, "resume": True})
+
+
+def _finished(settings: dict) -> bool:
+    """The run ``settings`` describe is trained and scored (PGD-20 on the test split); UserError when its
+    folder holds a run made with other settings (a rerun with changed flags never reuses it)."""
+    from deep.pipeline import is_pipeline_score
+    from deep.run_dir import RunDir
+
+    cfg, rd = _config(settings), RunDir(settings["out"])
+    if not rd.config_path.exists():
+        return False
+    diff = cfg.differences(rd.read_config())
+    if diff:
+        raise UserError(f"{rd.path} was made with other settings ({'; '.join(diff)}): choose another --out, or "
+                        f"give the settings it was made with", prog=PROG)
+    res = rd.read_eval()
+    return res is not None and is_pipeline_score(res, cfg)
+
+
+def _train(settings: dict, log) -> None:
     from deep.runs import train_run
 
-    train_run(TrainConfig.from_mapping({**settings, "resume": True}), log=log)
+    train_run(_config(settings), log=log)
 
 
 def _evaluate(run_dir, args):
+    from deep.config import config_from_dict
+    from deep.pipeline import is_pipeline_score
     from deep.run_dir import RunDir
     from deep.runs import evaluate_and_save
 
-    res = RunDir(run_dir).read_eval()
-    if res is None:
+    rd = RunDir(run_dir)
+    res = rd.read_eval()
+    if res is None or not is_pipeline_score(res, config_from_dict(rd.read_config(), where=str(rd.config_path))):
         _, res = evaluate_and_save(run_dir, steps=20, device=args.device, data_dir=args.data_dir)
     return res
 
@@ -207,13 +233,12 @@ def run_fig3(args) -> int:
     jobs = [(f"weight_{f:g}", {"class_bndy_weight": {str(index): f}}) for f in weights]
     # factor 1 of both groups is the same run (nothing changed): train it once, as weight_1
     jobs += [(f"margin_{f:g}", {"class_eps": {str(index): f}}) for f in margins if f not in meta["same_run_as"]]
-    for name, extra in jobs:
-        run_dir = out / name
-        if RunDir(run_dir).eval_path.exists():
-            continue
+    settings = {name: {**common, **extra, "out": str(out / name)} for name, extra in jobs}
+    todo = [name for name in settings if not _finished(settings[name])]  # every stored run checked first
+    for name in todo:
         log(f"{PROG}: {name}")
-        _train({**common, **extra, "out": str(run_dir)}, log)
-        _evaluate(run_dir, args)
+        _train(settings[name], log)
+        _evaluate(out / name, args)
     print(f"{out}: draw it with `frl figures fig3 --runs {out}`")
     return 0
 
@@ -231,7 +256,7 @@ def _val_curve(run_dir: Path, start_val: dict) -> dict:
 def run_frl_loss(args) -> int:
     import numpy as np
 
-    from deep.run_dir import RunDir
+    from deep.run_dir import RunDir, replace_together
     from figures import style
     from figures.ablation import aggregate_arms, draw_frl_loss_curves, frl_loss_markdown
 
@@ -260,10 +285,11 @@ def run_frl_loss(args) -> int:
     for seed in seeds:
         base = out / f"seed_{seed}"
         start = Path(args.init) if args.init else base / "start"
-        if not args.init and not RunDir(start).eval_path.exists():
+        start_settings = {**common, "method": "pgd_at", "epochs": args.pretrain_epochs, "seed": seed, **train_args,
+                          **start_args, "out": str(start)}
+        if not args.init and not _finished(start_settings):
             log(f"[{time.perf_counter() - t0:5.0f}s] seed {seed}: PGD-AT start, {args.pretrain_epochs} epochs")
-            _train({**common, "method": "pgd_at", "epochs": args.pretrain_epochs, "seed": seed, **train_args,
-                    **start_args, "out": str(start)}, log)
+            _train(start_settings, log)
         per_seed[seed] = {"start": _evaluate(start, args)}
         start_vals = [r for r in RunDir(start).read_metrics() if r.get("split") == "val"]
         if not start_vals:
@@ -273,10 +299,11 @@ def run_frl_loss(args) -> int:
         for arm in arms:
             label, method, settings = FRL_LOSS_ARMS[arm]
             run_dir = base / arm
-            if not RunDir(run_dir).eval_path.exists():
+            arm_settings = {**common, "method": method, **settings, **finetune, "init": str(start), "seed": seed,
+                            "out": str(run_dir)}
+            if not _finished(arm_settings):
                 log(f"[{time.perf_counter() - t0:5.0f}s] seed {seed}: {arm}")
-                _train({**common, "method": method, **settings, **finetune, "init": str(start), "seed": seed,
-                        "out": str(run_dir)}, log)
+                _train(arm_settings, log)
             per_seed[seed][arm] = _evaluate(run_dir, args)
             curves[arm].append(_val_curve(run_dir, start_val))
     labels = {"start": "PGD-AT start", **{a: FRL_LOSS_ARMS[a][0] for a in arms}}
@@ -288,12 +315,17 @@ def run_frl_loss(args) -> int:
               "init": args.init, "train_args": args.train_arg, "start_args": args.start_arg,
               "arm_settings": {a: {"method": FRL_LOSS_ARMS[a][1], "settings": FRL_LOSS_ARMS[a][2]} for a in arms},
               **agg, "val_curves": mean_curves}
-    RunDir(out).write_json("frl_loss.json", result)
     md = frl_loss_markdown(agg, f"FRL loss / controller ablation: {dataset}, {epochs} fine-tuning epochs at lr "
                                 f"{args.lr:g}")
-    (out / "frl_loss.md").write_text(md)
     with style.use():
-        style.save(draw_frl_loss_curves(mean_curves, labels), out, "frl_loss_curves")
+        fig = draw_frl_loss_curves(mean_curves, labels)
+    try:  # the four files as one set: all replaced, or (a full disk) all kept as they were
+        replace_together({out / "frl_loss.json": lambda tmp: tmp.write_text(json.dumps(result, indent=2)),
+                          out / "frl_loss.md": lambda tmp: tmp.write_text(md),
+                          **{out / f"frl_loss_curves.{ext}": (lambda tmp, ext=ext: style.save_as(fig, tmp, ext))
+                             for ext in ("png", "pdf")}})
+    finally:
+        style.close(fig)
     print(md)
     print(f"{out}/frl_loss.json, frl_loss.md, frl_loss_curves.png ({time.perf_counter() - t0:.0f} s)")
     return 0
