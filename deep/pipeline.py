@@ -331,8 +331,8 @@ def run_pipeline(path, runs="runs", device=None, data_dir=None, download=False, 
     ``summary.md`` = ``markdown(evals)`` when a ``markdown`` function is given (the command line
     passes :func:`figures.pipeline.pipeline_markdown`). ``seeds`` (a list) runs the whole pipeline once
     per seed into seed_N folders (no summary: the stages are compared over the seeds instead).
-    When ``[run] compare`` names a stage and a ``compare(folder, base)`` function is given (the
-    command line passes one that writes ``frl compare``'s files), it is called after the last seed.
+    When ``[run] compare`` names a stage and a ``compare(folder, base, seeds)`` function is given (the
+    command line passes one that writes ``frl compare``'s files of those seeds), it is called after the last seed.
     When ``[run] summary`` names a stage and a ``summarise(folder, start, stage names)`` function is given
     (the command line passes :func:`figures.seeds.write_seeds_summary`), it is called after every seed.
     """
@@ -380,5 +380,5 @@ def run_pipeline(path, runs="runs", device=None, data_dir=None, download=False, 
                                 markdown(evals) if markdown is not None else None)
             log(f"{group.path / RunDir.SUMMARY}" + (f", {RunDir.SUMMARY_MD}" if markdown is not None else ""))
         if base is not None and compare is not None:
-            compare(group.path, base)
+            compare(group.path, base, seeds)
     return evals

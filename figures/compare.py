@@ -62,12 +62,27 @@ def _accuracies(res: dict) -> dict:
     return out
 
 
-def _seed_evals(folder: Path, where: dict | None = None) -> dict:
+def _seed_evals(folder: Path, where: dict | None = None, seeds=None, missing: list | None = None) -> dict:
     """{seed run name: eval dict} of one method folder (the folder itself when it holds the eval);
-    ``where``, if given, receives {seed run name: its run directory}."""
+    ``where``, if given, receives {seed run name: its run directory}. ``seeds`` (whole numbers): only the
+    runs seed_N of those. ``missing``, if given, receives the names of the runs (folders that hold a run,
+    or seed_N asked for) without an eval.json, which are left out."""
     own = RunDir(folder).read_eval()
-    found = {folder.name: (folder, own)} if own is not None else {
-        d.name: (d, r) for d in sorted(p for p in folder.iterdir() if p.is_dir()) if (r := RunDir(d).read_eval()) is not None}
+    if seeds is not None:
+        runs = [folder / f"seed_{n}" for n in seeds]
+    elif own is not None:
+        runs = [folder]
+    else:
+        runs = sorted(p for p in folder.iterdir() if p.is_dir())
+        if not runs and RunDir(folder).holds_run():
+            runs = [folder]
+    found = {}
+    for d in runs:
+        res = RunDir(d).read_eval() if d.is_dir() else None
+        if res is not None:
+            found[d.name] = (d, res)
+        elif missing is not None and (seeds is not None or RunDir(d).holds_run() or d.name.startswith("seed_")):
+            missing.append(d.name)
     if where is not None:
         where.update({name: d for name, (d, _) in found.items()})
     return {name: r for name, (_, r) in found.items()}
@@ -116,16 +131,22 @@ def _check_comparable(methods: dict, where: dict) -> None:
                                       f"{ref!r} against {value!r}); compare evals of one data set, split and attack")
 
 
-def compare_runs(runs, base: str) -> dict:
-    """Per method: accuracies per seed, mean and std (fractions), rho_nat / rho_rob against ``base``."""
+def compare_runs(runs, base: str, seeds=None) -> dict:
+    """Per method: accuracies per seed, mean and std (fractions), rho_nat / rho_rob against ``base``.
+
+    ``seeds`` (whole numbers): compare only the runs seed_N of those. Runs without an eval.json (a seed
+    still training, one asked for that is not there) are left out and listed in ``missing``
+    ({method: [run names]}), never dropped without a word."""
     root = Path(runs)
     folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-    where, methods = {}, {}
+    where, methods, missing = {}, {}, {}
     for f in folders:
-        places = {}
-        if ev := _seed_evals(f, places):
+        places, absent = {}, []
+        if ev := _seed_evals(f, places, seeds, absent):
             methods[f.name] = ev
             where.update({(f.name, seed): d for seed, d in places.items()})
+        if absent and (ev or seeds is not None or RunDir(f).holds_run() or any(a.startswith("seed_") for a in absent)):
+            missing[f.name] = absent
     methods = {name: methods[name] for name in sorted(methods, key=lambda n: (n != base, n))}  # the base first
     if base not in methods:
         raise MissingResults(f"no evaluated runs of the base method {base!r} in {root} (expected "
@@ -154,6 +175,7 @@ def compare_runs(runs, base: str) -> dict:
         m["rho_aa"] = rho(mean["aa_avg"], mean["aa_worst"], b["aa_avg"], b["aa_worst"]) if both else None
     names = next(iter(methods[base].values())).get("class_names")
     return {"base": base, "runs": str(root), "methods": out, "class_names": names,
+            "seeds_asked": None if seeds is None else list(seeds), "missing": missing,
             "published": _published(), "reproductions": reproductions()}
 
 
@@ -252,6 +274,10 @@ def compare_markdown(res: dict) -> str:
         ref = f"{pub['rob_avg']:.2f} / {pub['rob_worst']:.2f}, {pub['rho_rob']:.2f}" if pub else "—"
         lines.append(f"| {name} | {m['n']} | {' / '.join(m.get('checkpoints', ['last']))} | " + " | ".join(cells)
                      + " | " + " | ".join(rhos) + f" | {ref} |")
+    if res.get("seeds_asked") is not None:
+        lines.append(f"\nSeeds asked for: {', '.join(map(str, res['seeds_asked']))}.")
+    for method, names in (res.get("missing") or {}).items():
+        lines.append(f"\nLeft out, without eval.json: {method}: {', '.join(names)}.")
     return "\n".join(lines) + "\n" + _intervals_markdown(res) + reproductions_markdown(res.get("reproductions", []))
 
 

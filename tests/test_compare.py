@@ -245,3 +245,29 @@ def test_compare_refuses_evals_of_two_data_sets(tmp_path, capsys):
         (d / "config.json").write_text(json.dumps({"dataset": dataset}))
     assert main(["compare", str(tmp_path / "runs"), "--out", str(tmp_path / "cmp")]) == 2
     assert "dataset: 'digits' against 'cifar10'" in capsys.readouterr().err
+
+
+def test_compare_reports_runs_without_results_and_compares_the_seeds_asked_for(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    for method, seeds in (("trades", (0, 1, 2)), ("wat", (0, 1))):
+        for seed in seeds:
+            d = runs / method / f"seed_{seed}"
+            d.mkdir(parents=True)
+            (d / "eval.json").write_text(json.dumps(_eval_file(0.2, 0.5 - 0.01 * seed)))
+    (runs / "wat" / "seed_2").mkdir()  # still training: its config, no eval yet
+    (runs / "wat" / "seed_2" / "config.json").write_text(json.dumps({"dataset": "digits"}))
+    (runs / "dafa").mkdir()
+    (runs / "dafa" / "config.json").write_text(json.dumps({"dataset": "digits"}))  # a method run never scored
+    assert main(["compare", str(runs), "--out", str(tmp_path / "cmp")]) == 0
+    out = capsys.readouterr().out
+    res = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert res["missing"] == {"dafa": ["dafa"], "wat": ["seed_2"]} and res["seeds_asked"] is None
+    assert "note: wat: seed_2 without eval.json, left out" in out and "note: dafa: dafa without" in out
+    assert res["methods"]["trades"]["seeds"] == ["seed_0", "seed_1", "seed_2"]
+    assert main(["compare", str(runs), "--seeds", "0", "1", "--out", str(tmp_path / "cmp2")]) == 0
+    res = json.loads((tmp_path / "cmp2" / "compare.json").read_text())
+    assert res["methods"]["trades"]["seeds"] == res["methods"]["wat"]["seeds"] == ["seed_0", "seed_1"]
+    assert res["seeds_asked"] == [0, 1] and res["missing"] == {"dafa": ["seed_0", "seed_1"]}
+    capsys.readouterr()
+    assert main(["compare", str(runs), "--seeds", "7", "--out", str(tmp_path / "cmp3")]) == 2
+    assert "no evaluated runs of the base method 'trades'" in capsys.readouterr().err

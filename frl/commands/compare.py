@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import UserError
 
-from ..parsing import path
+from ..parsing import path, whole
 
 PROG = "frl compare"
 
@@ -19,10 +19,12 @@ def register(sub) -> None:
     p.add_argument("runs", help="folder of method folders, each holding one run directory per seed")
     p.add_argument("--base", default="trades", help="the base method folder for rho (default trades)")
     p.add_argument("--out", type=path, default=None, help="output folder (default RUNS)")
+    p.add_argument("--seeds", type=whole, nargs="+", default=None, metavar="N",
+                   help="compare only the runs seed_N of these seeds (default: every run with an eval.json)")
     p.set_defaults(func=run)
 
 
-def write_compare(runs, base: str, out=None, show=print) -> dict:
+def write_compare(runs, base: str, out=None, show=print, seeds=None) -> dict:
     """Compare the method folders of ``runs`` against ``base``; write compare.json, .md and .png to ``out``
     (default ``runs``); ``show`` gets the table and the paths. UserError for a missing base or an unwritable out."""
     from deep.run_dir import RunDirError, replace_together
@@ -31,7 +33,7 @@ def write_compare(runs, base: str, out=None, show=print) -> dict:
     from figures.results import MissingResults
 
     try:
-        res = compare_runs(runs, base)
+        res = compare_runs(runs, base, seeds)
     except MissingResults as exc:
         raise UserError(str(exc), prog=PROG) from None
     out = Path(out or runs)
@@ -51,10 +53,14 @@ def write_compare(runs, base: str, out=None, show=print) -> dict:
     finally:
         style.close(fig)
     show(md)
+    for method, names in res["missing"].items():
+        show(f"note: {method}: {', '.join(names)} without eval.json, left out")
     show(f"{out}/compare.json, compare.md, compare.png")
     return res
 
 
 def run(args) -> int:
-    write_compare(args.runs, args.base, args.out)
+    if args.seeds is not None and len(set(args.seeds)) != len(args.seeds):
+        raise UserError(f"--seeds {' '.join(map(str, args.seeds))}: give each seed once", prog=PROG)
+    write_compare(args.runs, args.base, args.out, seeds=args.seeds)
     return 0

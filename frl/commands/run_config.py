@@ -51,6 +51,6 @@ def run(args) -> int:
     run_pipeline(args.config, runs=args.runs, device=args.device, data_dir=args.data_dir, download=args.download,
                  overrides=parse_overrides(args.train_set), log=stderr_log,
                  markdown=lambda evals: pipeline_markdown(evals, title=f"{args.config}"), seeds=args.seeds,
-                 compare=lambda folder, base: write_compare(folder, base),
+                 compare=lambda folder, base, seeds: write_compare(folder, base, seeds=seeds),
                  summarise=lambda folder, start, names: write_seeds_summary(folder, start, names, title=args.config))
     return 0
