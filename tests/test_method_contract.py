@@ -75,6 +75,79 @@ def test_every_method_trains_resumes_exactly_and_round_trips_its_state(name, mod
     json.dumps(fresh.log())  # the numbers it adds to metrics lines are plain JSON
 
 
+# The CPU fast path forced on (--fast: bf16 autocast + channels_last in training, folded fp32 evaluation), with
+# bf16 exercised on any CPU (emulated where there is no AVX-512 BF16: exact but ~10x slower, hence a tiny
+# 16 x 16 ImageFolder set of 10 classes: 50 training, 10 validation, 60 test images). Its tolerance against
+# the fp32 run of the same settings, per validation line of the 2 epochs: the training loss within 10 %
+# (+ 0.02), the validation robust error within 0.3 (10 images).
+FAST_LOSS_REL, FAST_LOSS_ABS, FAST_VAL_ROB = 0.10, 0.02, 0.3
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory):
+    """ImageFolder train/ and test/ trees, 6 images of 16 x 16 per class each, and a PGD-AT start on them."""
+    from PIL import Image
+
+    from fake_datasets import real_or_random_cifar
+
+    root = tmp_path_factory.mktemp("tiny16")
+    x, _ = real_or_random_cifar(120)
+    for k in range(120):
+        d = root / ("train" if k < 60 else "test") / f"c{k % 10}"
+        d.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(x[k]).resize((16, 16)).save(d / f"{k:04d}.png")
+    settings = {**TINY, "dataset": "imagefolder", "data_dir": str(root), "val_per_class": 1, "batch_size": 25}
+    start = root / "start"
+    train_run(TrainConfig(**settings, method="pgd_at", epochs=1, out=str(start)), log=lambda m: None)
+    return settings, str(start)
+
+
+@pytest.mark.parametrize("name", methods.names())
+def test_every_method_on_the_fast_path_resumes_exactly_and_stays_near_fp32(name, tiny_folder, tmp_path, monkeypatch):
+    import deep.fast_path
+
+    monkeypatch.setattr(deep.fast_path, "cpu_has_native_bf16", lambda: True)
+    settings, start = tiny_folder
+    init = {"init": start} if methods.get(name).finetunes else {}
+
+    def config(out, **extra):
+        return TrainConfig(**{**settings, **ACTING.get(name, {}), **init, **extra}, method=name, epochs=2, out=str(out))
+
+    train_run(config(tmp_path / "fp32", fast=False), log=lambda m: None)
+    train_run(config(tmp_path / "whole", fast=True), log=lambda m: None)
+    with pytest.raises(StopTraining):
+        train_run(config(tmp_path / "cut", fast=True), log=stop_after_first_epoch)
+    train_run(config(tmp_path / "cut", fast=True, resume=True), log=lambda m: None)
+    fast, plain = _metrics(tmp_path / "whole"), _metrics(tmp_path / "fp32")
+    assert fast[0]["fast_path"] == ["bf16", "channels_last", "eval_folded"] and plain[0]["fast_path"] == []
+    assert _metrics(tmp_path / "cut") == fast  # exact resume on the fast path
+    assert [(r["epoch"], r["split"]) for r in fast] == [(r["epoch"], r["split"]) for r in plain]
+    assert any("loss" in a for a in fast)
+    for a, b in zip(fast, plain):
+        if "loss" in a:
+            assert abs(a["loss"] - b["loss"]) <= FAST_LOSS_REL * abs(b["loss"]) + FAST_LOSS_ABS, (a["loss"], b["loss"])
+        assert abs(a["avg"]["rob_error"] - b["avg"]["rob_error"]) <= FAST_VAL_ROB, (a["avg"], b["avg"])
+
+
+def test_the_compiled_fast_path_trains_and_resumes_exactly(tiny_folder, tmp_path, monkeypatch):
+    """torch.compile, the CUDA default, compiled once on a CPU for one method (TRADES: attack + KL loss)."""
+    import deep.fast_path
+
+    monkeypatch.setattr(deep.fast_path, "cpu_has_native_bf16", lambda: True)
+    settings, _ = tiny_folder
+
+    def config(out, **extra):
+        return TrainConfig(**{**settings, **extra}, method="trades", epochs=2, fast=True, compile=True, out=str(out))
+
+    train_run(config(tmp_path / "whole"), log=lambda m: None)
+    with pytest.raises(StopTraining):
+        train_run(config(tmp_path / "cut"), log=stop_after_first_epoch)
+    train_run(config(tmp_path / "cut", resume=True), log=lambda m: None)
+    whole = _metrics(tmp_path / "whole")
+    assert whole[0]["fast_path"] == ["bf16", "channels_last", "compile", "eval_folded"]
+    assert _metrics(tmp_path / "cut") == whole and all(math.isfinite(r.get("loss", 0.0)) for r in whole)
+
+
 def _same(a, b) -> bool:
     """Equal method states: tensors equal (NaN where NaN), dicts key by key (a weight average), None as None."""
     if isinstance(a, dict) or isinstance(b, dict):
