@@ -200,6 +200,22 @@ def check_eval(res, path="eval.json") -> dict:
     names = res.get("class_names")
     _require(names is None or (isinstance(names, list) and len(names) == len(lists[0])), path,
              "class_names must list one name per class")
+    counts = res.get("n_per_class")
+    _require(counts is None or (isinstance(counts, list) and len(counts) == len(lists[0]) and all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts) and sum(counts) >= 1), path,
+             "n_per_class must list one whole number >= 0 per class")
+    for key in ("checkpoint", "split", "method"):
+        _require(res.get(key) is None or isinstance(res.get(key), str), path, f"{key} must be text")
+    attack = res.get("attack")
+    _require(attack is None or (isinstance(attack, dict) and isinstance(attack.get("name", "pgd"), str) and all(
+        attack.get(k) is None or _is_number(attack[k]) for k in ("eps", "steps", "step_size"))), path,
+             "attack must be an object with a name and numbers eps, steps, step_size")
+    _require(res.get("examples") is None or isinstance(res.get("examples"), dict), path,
+             "examples must be an object")
+    if "pgd" in res:
+        _require(isinstance(res["pgd"], dict) and "pgd" not in res["pgd"], path, "pgd must be an eval object")
+        check_eval(res["pgd"], f"{path} (its pgd entry)")
+        _require(len(res["pgd"]["rob_error"]) == len(lists[0]), path, "pgd must have one error per class too")
     return res
 
 

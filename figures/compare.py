@@ -105,6 +105,10 @@ def _check_rates(path: Path, res: dict) -> None:
     pgd = _pgd_part(res)
     if pgd is not res:
         values += [pgd.get(g, {}).get("rob_error") for g in ("avg", "worst")]
+    for part in {id(res): res, id(pgd): pgd}.values():
+        if not isinstance(part.get("n_per_class"), list):
+            raise RunDirError(f"{path}/eval.json has no n_per_class (the class counts its intervals need): score "
+                              f"the run again with frl eval")
     bad = [v for v in values if v is not None and not (isinstance(v, (int, float)) and 0 <= v <= 1)]
     if bad:
         raise RunDirError(f"{path}/eval.json holds an error of {bad[0]!r}, not a fraction in [0, 1]: it is not "

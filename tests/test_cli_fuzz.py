@@ -250,3 +250,134 @@ def test_a_malformed_structured_value_is_one_line_naming_its_flag(run_dir, tmp_p
     _assert_one_line_error(capsys, needle)
     assert _snapshot(run_dir) == before
     assert not (tmp / "new").exists() and not any((tmp / "a").rglob("*.json")) if (tmp / "a").exists() else True
+
+
+# --- compare, run and prepare-cifar10 inputs (issue 26) -------------------------------------------------
+
+KEYS_OF_AN_EVAL = ["avg", "worst", "std_error", "bndy_error", "rob_error", "n_per_class", "class_names", "attack",
+                   "checkpoint", "split", "pgd", "examples"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=HEALTH)
+@given(key=st.sampled_from(KEYS_OF_AN_EVAL), value=JSON_VALUES, drop=st.booleans(), which=st.sampled_from([0, 1]))
+def test_a_mutated_eval_file_in_a_comparison_is_one_line_or_compared(tmp_path_factory, capsys, key, value, drop, which):
+    """One eval.json of four with one entry replaced (or dropped): compared, or one line naming that file and
+    no comparison written."""
+    from test_compare import _eval_file
+
+    tmp = tmp_path_factory.mktemp("cmp")
+    for method in ("trades", "wat"):
+        for seed in (0, 1):
+            d = tmp / "runs" / method / f"seed_{seed}"
+            d.mkdir(parents=True)
+            res = _eval_file(0.2, 0.5)
+            if (method, seed) == ("wat", which):
+                res.pop(key, None) if drop else res.__setitem__(key, value)
+            (d / "eval.json").write_text(json.dumps(res))
+    before = _snapshot(tmp / "runs")
+    capsys.readouterr()
+    code = main(["compare", str(tmp / "runs"), "--out", str(tmp / "cmp")])
+    err = capsys.readouterr().err
+    assert code in (0, 2) and "Traceback" not in err, err
+    if code == 2:
+        assert err.count("\n") == 1 and f"wat/seed_{which}" in err, err
+        assert not (tmp / "cmp").exists() or not any((tmp / "cmp").iterdir())
+    else:
+        assert json.loads((tmp / "cmp" / "compare.json").read_text())["methods"]["wat"]["n"] in (1, 2)
+    assert _snapshot(tmp / "runs") == before
+
+
+class _WouldTrain(Exception):
+    pass
+
+
+STAGE_VALUES = st.one_of(st.none().map(lambda _: "nothing"), st.integers(-3, 3), st.floats(allow_nan=False),
+                         st.text(alphabet="ab/\\.x ", max_size=4), st.lists(st.integers(0, 2), max_size=2),
+                         st.sampled_from(["best", "last", "averaged", "pgd_at", "a", "b"]))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=HEALTH)
+@given(where=st.sampled_from(["run", "stage_a", "stage_b", "train_b"]),
+       key=st.sampled_from(["name", "table", "init", "checkpoint", "also_score", "summary", "compare", "row", "epochs",
+                            "method", "eps", "val_per_class", "dafa_warmup", "sigma", "certify", "seed", "stage"]),
+       value=STAGE_VALUES)
+def test_a_mutated_pipeline_is_refused_in_one_line_before_anything_trains(tmp_path_factory, capsys, monkeypatch,
+                                                                         where, key, value):
+    """A two-stage pipeline with one key set to a drawn value: refused with one line naming the file (or the
+    setting) before any stage trains, or valid (it would train: stopped there)."""
+    import tomllib
+
+    import deep.pipeline
+
+    def would_train(cfg, log=print):
+        raise _WouldTrain
+
+    monkeypatch.setattr(deep.pipeline, "train_run", would_train)
+    tables = {"run": {"name": "p", "table": "t"},
+              "stage_a": {"name": "a", "train": {"dataset": "digits", "method": "pgd_at", "epochs": 2, "eps": 0.2}},
+              "stage_b": {"name": "b", "train": {"dataset": "digits", "method": "frl_reweight", "init": "a", "epochs": 2,
+                                                 "eps": 0.2, "val_per_class": 5}}}
+    target = tables["stage_b"]["train"] if where == "train_b" else tables[where]
+    target[key] = value
+
+    def toml(v):
+        return json.dumps(v) if not isinstance(v, list) else "[" + ", ".join(toml(x) for x in v) + "]"
+
+    def table(header, d):
+        return f"[{header}]\n" + "".join(f"{k} = {toml(v)}\n" for k, v in d.items() if not isinstance(v, dict))
+
+    text = table("run", tables["run"])
+    for s in ("stage_a", "stage_b"):
+        st_ = tables[s]
+        text += "[[stage]]\n" + "".join(f"{k} = {toml(v)}\n" for k, v in st_.items() if not isinstance(v, dict))
+        text += table("stage.train", st_["train"])
+    tmp = tmp_path_factory.mktemp("pipe")
+    cfg = tmp / "p.toml"
+    cfg.write_text(text)
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return  # not TOML at all: the TOML cases above cover it
+    capsys.readouterr()
+    try:
+        code = main(["run", str(cfg), "--runs", str(tmp / "runs")])
+    except _WouldTrain:
+        return  # a valid pipeline: it got as far as training its first stage
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err, err
+    assert err.count("\n") == 1, err
+    assert not (tmp / "runs").exists() or not any(p.is_file() for p in (tmp / "runs").rglob("*"))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=HEALTH)
+@given(kind=st.sampled_from(["bytes", "npz", "tar"]), blob=st.binary(max_size=300), n=st.integers(0, 12),
+       size=st.sampled_from([(32, 32), (32, 31), (8, 8)]), dtype=st.sampled_from(["uint8", "float32", "int64"]),
+       label_top=st.sampled_from([1, 10, 11]), member=st.sampled_from(["c/train/cat/0.jpg", "x.jpg", "c/test/a/b/0.png",
+                                                                       "../../evil.jpg", "c/train/cat/0.txt"]))
+def test_bad_prepare_inputs_are_one_line_and_write_nothing(tmp_path_factory, capsys, kind, blob, n, size, dtype,
+                                                           label_top, member):
+    import io
+    import tarfile
+
+    import numpy as np
+
+    tmp = tmp_path_factory.mktemp("prep")
+    if kind == "bytes":
+        src = [tmp / "x.tgz"]
+        src[0].write_bytes(blob)
+    elif kind == "npz":
+        src = [tmp / "a.npz", tmp / "b.npz"]
+        for path in src:
+            np.savez(path, x=np.zeros((n, *size, 3), dtype=dtype), y=np.arange(n) % label_top)
+    else:
+        src = [tmp / "t.tar"]
+        with tarfile.open(src[0], "w") as tar:
+            info = tarfile.TarInfo(member)
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    capsys.readouterr()
+    code = main(["prepare-cifar10", *map(str, src), "--out", str(tmp / "out"), "--workers", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert not (tmp / "out").exists() or not any(p.is_file() for p in (tmp / "out").rglob("*"))
+    assert not (tmp.parent / "evil.jpg").exists()
