@@ -302,8 +302,9 @@ def _finished_seed(parts: list, runs, source) -> dict | None:
 
 def _check_before_training(cfg: dict, runs, path, overrides, seeds) -> None:
     """Everything a pipeline could refuse later, refused before its first stage trains: every stage's
-    settings (as the first seed's), a best checkpoint scored without a validation split, and a ``--runs``
-    whose stages hold runs over seeds when none are asked for (or the other way round)."""
+    settings (as the first seed's), a best checkpoint scored without a validation split, a ``--runs``
+    whose stages hold runs over seeds when none are asked for (or the other way round), and a stored run
+    of any seed asked for that was made with other settings."""
     for part in stages(cfg):
         part["train"] = {**part["train"], **(overrides or {})}
         part["run"]["seed"] = seeds[0] if seeds else None
@@ -320,6 +321,16 @@ def _check_before_training(cfg: dict, runs, path, overrides, seeds) -> None:
                               f": pass --seeds to continue them, or choose another --runs")
         if seeds is not None and RunDir(folder).holds_run():
             raise ConfigError(f"{folder} holds a run without seeds: run it without --seeds, or choose another --runs")
+    for seed in (seeds if seeds is not None else [None]):  # stored runs made otherwise are never reused
+        for part in stages(cfg):
+            part["train"] = {**part["train"], **(overrides or {})}
+            part["run"]["seed"] = seed
+            rd = run_dir_of(part, runs)
+            if rd.config_path.exists():
+                diff = stage_config(part, runs, where=f"[train] of {path}").differences(rd.read_config())
+                if diff:
+                    raise RunDirError(f"{rd.path} was made with other settings ({'; '.join(diff)}): a rerun never "
+                                      f"reuses it; choose another --runs, or give the settings it was made with")
 
 
 def run_pipeline(path, runs="runs", device=None, data_dir=None, download=False, overrides=None,

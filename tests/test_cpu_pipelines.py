@@ -180,3 +180,15 @@ def test_runs_over_seeds_are_not_mixed_with_a_run_without_seeds_and_best_needs_a
     err = capsys.readouterr().err
     assert "stage 'b'" in err and "holds out no validation split" in err, err
     assert not fresh.exists()
+
+
+def test_a_rerun_with_changed_settings_refuses_instead_of_reusing_the_finished_seed(tmp_path, capsys):
+    cfg, runs = _digits_pipeline(tmp_path), tmp_path / "runs"
+    assert main(["run", str(cfg), "--runs", str(runs), "--seeds", "0", "--train-set", "epochs=1"]) == 0
+    before = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    assert main(["run", str(cfg), "--runs", str(runs), "--seeds", "0", "--train-set", "epochs=1",
+                 "--train-set", "lr=0.05"]) == 2
+    err = capsys.readouterr().err
+    assert "was made with other settings (lr: saved" in err and err.count("\n") == 1, err
+    assert {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()} == before
