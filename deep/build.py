@@ -114,8 +114,16 @@ def build_method(cfg: TrainConfig, class_names):
     return method
 
 
-def load_init(cfg: TrainConfig, model) -> None:
-    """Load the pretrained weights named by --init (a run directory or a checkpoint file)."""
+def load_init(cfg: TrainConfig, model) -> dict | None:
+    """Load the pretrained weights named by --init (a run directory, a checkpoint file, or a RobustBench zoo
+    entry ``robustbench:NAME``, loaded by RobustBench's own loader); returns the zoo record for config.json
+    (name, threat model, file, sha256), None for a start of ours."""
+    if cfg.init.startswith("robustbench:"):
+        from .zoo import load_zoo_model
+
+        zoo_model, record = load_zoo_model(cfg.init[len("robustbench:"):], cfg.zoo_dir, cfg.dataset, cfg.norm)
+        model.load_state_dict(zoo_model.state_dict())
+        return record
     path = Path(cfg.init)
     name = RunDir.BEST if cfg.init_checkpoint == "best" else RunDir.CHECKPOINT
     ckpt_path = path / name if path.is_dir() else path
@@ -139,6 +147,7 @@ def load_init(cfg: TrainConfig, model) -> None:
         model.load_state_dict(state)
     except RuntimeError:
         raise ConfigError(f"--init {cfg.init}: its weights do not fit {cfg.model}") from None
+    return None
 
 
 def _loaders(cfg: TrainConfig, method, data, channels_last: bool, shard: dict) -> dict:
@@ -164,7 +173,8 @@ def build_run(cfg: TrainConfig) -> Run:
         torch.backends.cudnn.benchmark = True
     data = load_splits(cfg.dataset, cfg.data_dir, cfg.download, cfg.val_per_class, cfg.seed, cfg.val_split)
     train_data = data[0]
-    model = model_for(cfg.model, cfg.dataset, train_data.num_classes, train_data.x.shape[1], cfg.normalize).to(device)
+    model = model_for(cfg.model, cfg.dataset, train_data.num_classes, train_data.x.shape[1], cfg.normalize,
+                      cfg.norm).to(device)
     if speed.channels_last:
         model = model.to(memory_format=torch.channels_last)
     opt = make_optimizer(model.parameters(), cfg, device, fused=speed.fused_sgd)

@@ -158,6 +158,16 @@ def check_radius(eps: float, norm: str, name: str = "eps") -> float:
     return eps
 
 
+class _ModelChoices:
+    """Our architectures, and ``robustbench:NAME`` (a RobustBench zoo entry's network, :mod:`deep.zoo`)."""
+
+    def __contains__(self, name):
+        return name in MODELS or (isinstance(name, str) and name.startswith("robustbench:") and len(name) > 12)
+
+    def __iter__(self):
+        return iter((*MODELS, "robustbench:NAME"))
+
+
 class _MethodChoices:
     """argparse ``choices`` read from the registry only when a flag is parsed or help is shown (with a
     metavar, so that building the parser does not list them: ``frl theory`` never imports torch)."""
@@ -191,7 +201,7 @@ _FT = "FRL and Baseline Reweight (fine-tuning from --init)"
 class TrainConfig:
     dataset: str = _setting("digits", "dataset (default digits, embedded)", "choice", choices=DATASETS)
     model: str | None = _setting(None, "architecture (default small_cnn for digits, preact_resnet18 otherwise)",
-                                 "choice", choices=MODELS, dataset=True)
+                                 "choice", choices=_ModelChoices(), dataset=True)
     method: str = _setting("natural", "training method: %(choices)s (default natural)", "choice",
                            choices=_MethodChoices(), metavar="METHOD")
     epochs: int | None = _setting(None, "epochs (paper: 200; digits: 20)", "whole", check=_GE1, dataset=True)
@@ -205,6 +215,8 @@ class TrainConfig:
     data_dir: str | None = _setting(None, "where the dataset lives (cifar10, svhn, imagefolder)", "text",
                                     runtime=True)
     download: bool = _setting(False, "download cifar10 / svhn into --data-dir (torchvision)", "switch", runtime=True)
+    zoo_dir: str = _setting("models", "RobustBench's model folder for --init robustbench:NAME (its layout: "
+                            "DIR/cifar10/Linf/NAME.pt; default models)", "text", runtime=True)
     resume: bool = _setting(False, "continue the run in --out from its checkpoint", "switch", runtime=True)
     batch_size: int | None = _setting(None, "batch size (paper: 128)", "whole", check=_GE1, dataset=True)
     lr: float | None = _setting(None, "initial SGD learning rate (paper: 0.1)", "number", check=_GT0, dataset=True)
@@ -331,6 +343,8 @@ class TrainConfig:
         if self.dataset not in DATASET_DEFAULTS:
             return self  # validate() names the dataset
         d = dict(DATASET_DEFAULTS[self.dataset], model="small_cnn" if self.dataset == "digits" else "preact_resnet18")
+        if isinstance(self.init, str) and self.init.startswith("robustbench:"):
+            d["model"] = self.init  # a zoo start brings its own network
         if self.method in method_names() and _method_registry().get(self.method).finetunes:
             d.update(FINETUNE_DEFAULTS)
         for f in fields(self):
@@ -381,6 +395,12 @@ class TrainConfig:
         if self.method == "cfa" and self.cfa_begin >= self.epochs:
             raise ConfigError(f"cfa_begin == {self.cfa_begin} with epochs == {self.epochs}: CFA would never calibrate "
                               f"(it would be its base loss); use cfa_begin < epochs")
+        if isinstance(self.init, str) and self.init.startswith("robustbench:") and self.model != self.init:
+            raise ConfigError(f"model {self.model} with init {self.init}: a zoo start brings its own network "
+                              f"(model {self.init}); leave --model out")
+        if isinstance(self.model, str) and self.model.startswith("robustbench:"):
+            if self.normalize:
+                raise ConfigError(f"normalize with model {self.model}: RobustBench's models normalise inside already")
         if self.nesterov and self.momentum == 0:
             raise ConfigError("nesterov needs momentum > 0 (Nesterov's step is a momentum step)")
         if method.finetunes and self.init is None:

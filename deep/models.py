@@ -184,7 +184,13 @@ def build_model(name, num_classes=10, in_channels=3, mean=None, std=None) -> nn.
     return WideResNet(28, 10, num_classes, in_channels, normalize=norm)
 
 
-def model_for(name, dataset: str, num_classes: int, in_channels: int, normalize: bool = False) -> nn.Module:
-    """The model of a run: ``normalize`` puts the dataset's mean / std inside it (where they are known)."""
+def model_for(name, dataset: str, num_classes: int, in_channels: int, normalize: bool = False,
+              norm: str = "linf") -> nn.Module:
+    """The model of a run: ``normalize`` puts the dataset's mean / std inside it (where they are known);
+    ``robustbench:NAME`` is that zoo entry's network for the data set and ``norm`` (:mod:`deep.zoo`)."""
+    if isinstance(name, str) and name.startswith("robustbench:"):
+        from .zoo import zoo_architecture
+
+        return zoo_architecture(name[len("robustbench:"):], dataset, norm)
     mean, std = DATASET_STATS.get(dataset, (None, None)) if normalize else (None, None)
     return build_model(name, num_classes, in_channels, mean, std)

@@ -176,7 +176,7 @@ def run_dir_of(part: dict, runs) -> RunDir:
 def stage_config(part: dict, runs, device=None, data_dir=None, download=False, where="") -> TrainConfig:
     """The TrainConfig of one run or stage: its [train] table, placed under RUNS, resumable."""
     settings = dict(part["train"])
-    if settings.get("init"):
+    if settings.get("init") and not str(settings["init"]).startswith("robustbench:"):  # a zoo start stays a name
         settings["init"] = str(_in_group(part, runs, settings["init"]))
     if part["run"].get("seed") is not None:
         settings["seed"] = part["run"]["seed"]
@@ -192,6 +192,8 @@ def stage_config(part: dict, runs, device=None, data_dir=None, download=False, w
 def run_stage(part: dict, runs, device=None, data_dir=None, download=False, source="", log=print) -> dict:
     """Train, evaluate (PGD-20, eval.json) and, with a [certify] table, certify one run; returns its eval."""
     init = part["train"].get("init")
+    if isinstance(init, str) and init.startswith("robustbench:"):
+        init = None  # a RobustBench zoo entry (deep.zoo), loaded when the stage starts
     if init is not None and not _name(init):
         raise ConfigError(f"[train] of {source}: init must name a run of the same table, got {init!r}")
     if init and not RunDir(_in_group(part, runs, init)).checkpoint_path.exists():

@@ -70,7 +70,8 @@ def load_trained(run_dir, split="test", data_dir=None, device=None, limit=None, 
         raise ConfigError(f"the {split} split of {run_dir} is empty (trained with --val-per-class 0?): nothing to score")
     if limit is not None:
         data = data.subset(first_per_class(data.y, int(limit), data.num_classes))
-    model = model_for(cfg.model, cfg.dataset, train_data.num_classes, train_data.x.shape[1], cfg.normalize).to(device)
+    model = model_for(cfg.model, cfg.dataset, train_data.num_classes, train_data.x.shape[1], cfg.normalize,
+                      cfg.norm).to(device)
     try:
         model.load_state_dict(ckpt["model"])
     except (RuntimeError, TypeError, AttributeError):
@@ -125,11 +126,21 @@ def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="
     """
     _check_eval_args(attack, steps, seed, batch_size, step_size, version)
     cfg, model, data, train_data, ckpt = load_trained(run_dir, split, data_dir, device, limit, checkpoint)
-    device = next(model.parameters()).device
-    plain, model = model, eval_module(model, choose(device, cfg.model, cfg.fast))
-    folded = folded_batchnorms(plain, model)
+    out = {"run": str(run_dir), "split": split, "epoch": int(ckpt["epoch"]), "checkpoint": checkpoint,
+           "method": cfg.method, **subset_record(limit)}
     eps = cfg.eps if eps is None else eps
-    norm = norm or cfg.norm
+    return {**out, **score_model(model, data, train_data.num_classes, train_data.class_names, eps, norm or cfg.norm,
+                                 steps, step_size, attack, version, seed, batch_size,
+                                 choose(next(model.parameters()).device, cfg.model, cfg.fast))}
+
+
+def score_model(plain, data, num_classes: int, class_names, eps: float, norm: str, steps=20, step_size=None,
+                attack="pgd", version="standard", seed=0, batch_size=500, fast_path=None) -> dict:
+    """Class-wise errors of the module ``plain`` (eval mode, inputs in [0, 1]) on ``data`` under PGD-``steps``
+    and, with ``attack="autoattack"``, AutoAttack too: the attack record and the errors of an eval.json."""
+    device = next(plain.parameters()).device
+    model = eval_module(plain, fast_path) if fast_path is not None else plain
+    folded = folded_batchnorms(plain, model)
     if eps <= 0:
         raise ConfigError(f"eps == {eps:g}, must be > 0")
     check_radius(eps, norm, "--eps")
@@ -140,26 +151,24 @@ def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="
     def run_attack(atk):
         torch.manual_seed(seed)
         return evaluate_classwise(model, BatchLoader(data, batch_size, shuffle=False, device=device),
-                                  train_data.num_classes, atk, train_data.class_names, examples=True)
+                                  num_classes, atk, class_names, examples=True)
 
     pgd = run_attack(eval_attack(eps, steps, norm, step_size))
-    out = {"run": str(run_dir), "split": split, "epoch": int(ckpt["epoch"]), "checkpoint": checkpoint,
-           "method": cfg.method, **subset_record(limit)}
     if attack == "pgd":
-        return {**out, "attack": pgd_info, **pgd}
+        return {"attack": pgd_info, **pgd}
     from .autoattack import AutoAttack
 
-    # the official package over the whole split in one call, as it runs itself, on the checkpoint's own
-    # module (not the folded evaluation copy)
-    aa_attack = AutoAttack(eps, norm, version, seed, batch_size, train_data.num_classes)
+    # the official package over the whole split in one call, as it runs itself, on the module itself
+    # (not the folded evaluation copy)
+    aa_attack = AutoAttack(eps, norm, version, seed, batch_size, num_classes)
     y = data.y.to(device)
     clean_pred, adv_pred = aa_attack.predictions(plain, to_input(data.x).to(device), y)
-    aa = evaluate_predictions(y, clean_pred, adv_pred, train_data.num_classes, train_data.class_names)
+    aa = evaluate_predictions(y, clean_pred, adv_pred, num_classes, class_names)
     gap = [None if a is None else a - p for a, p in zip(aa["rob_error"], pgd["rob_error"])]
-    return {**out, "attack": {"name": "autoattack", "version": version, "norm": norm, "eps": eps, "seed": seed,
-                              "implementation": "pyautoattack (the official code) run_standard_evaluation",
-                              **aa_attack.settings(plain), "batch_size": batch_size, "precision": "fp32",
-                              "bn_folded": 0},
+    return {"attack": {"name": "autoattack", "version": version, "norm": norm, "eps": eps, "seed": seed,
+                       "implementation": "pyautoattack (the official code) run_standard_evaluation",
+                       **aa_attack.settings(plain), "batch_size": batch_size, "precision": "fp32",
+                       "bn_folded": 0},
             **aa, "pgd": {"attack": pgd_info, **pgd}, "gap_autoattack_minus_pgd": gap}
 
 

@@ -133,8 +133,9 @@ def _checkpoint_to_resume(cfg: TrainConfig, rd: RunDir) -> dict | None:
 def _begin(run: Run, rd: RunDir, ckpt: dict | None, log) -> None:
     """Restore the checkpoint, or start fresh: --init weights, config.json, the initial validation."""
     cfg, main_process = run.cfg, run.dist.main
+    zoo = None
     if cfg.init is not None and ckpt is None:
-        load_init(cfg, run.model)
+        zoo = load_init(cfg, run.model)
     if ckpt is not None:
         restore(run, ckpt)
         moved = rd.truncate_metrics(ckpt["epoch"]) if main_process else 0
@@ -149,7 +150,7 @@ def _begin(run: Run, rd: RunDir, ckpt: dict | None, log) -> None:
         for stale in (rd.metrics_path, rd.best_path):  # a resume that found no checkpoint starts over
             if stale.exists():
                 stale.unlink()
-        rd.write_config(cfg.to_dict())
+        rd.write_config({**cfg.to_dict(), **({"init_zoo": zoo} if zoo else {})})
     if run.method.needs_initial_validation:
         run.progress.last_val = evaluate_split(run, "val")
         run.progress.last_ctrl = _controller_view(run, run.progress.last_val)

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import style
 
-__all__ = ["draw_classwise_figure", "draw_smoothing_figure", "draw_classwise_table", "classwise_table_markdown"]
+__all__ = ["draw_audit_figure", "draw_classwise_figure", "draw_smoothing_figure", "draw_classwise_table", "classwise_table_markdown"]
 
 METHOD_LABELS = {"natural": "natural", "pgd_at": "PGD-AT", "trades_1": "TRADES 1/λ=1", "trades_6": "TRADES 1/λ=6"}
 METHOD_STYLE = {"natural": style.METHOD_COLOURS["natural"], "pgd_at": style.METHOD_COLOURS["pgd_at"],
@@ -47,6 +47,34 @@ def draw_classwise_figure(res: dict):
             ax.set_ylabel("error (%)")
         axes[0].legend(frameon=False, ncol=2)
         fig.suptitle(f"Figure {res['figure'][3:]}: {res['title']}", fontsize=8)
+        fig.tight_layout()
+    return fig
+
+
+def draw_audit_figure(res: dict):
+    """One eval.json of ``frl audit``: standard and robust error per class (PGD, and AutoAttack where scored),
+    and, for AutoAttack, its gap to PGD per class (a large positive gap flags gradient masking)."""
+    names = res.get("class_names") or [str(i) for i in range(len(res["rob_error"]))]
+    frac = (lambda v: [np.nan if x is None else x for x in v])
+    aa = res.get("attack", {}).get("name") == "autoattack"
+    pgd = res["pgd"] if aa else res
+    series = [("standard", frac(res["std_error"])), (f"PGD-{pgd['attack']['steps']}", frac(pgd["rob_error"]))]
+    if aa:
+        series.append(("AutoAttack", frac(res["rob_error"])))
+    with style.use():
+        fig, axes = plt.subplots(1, 2 if aa else 1, figsize=(style.DOUBLE if aa else style.SINGLE, 2.6), squeeze=False)
+        _bars(axes[0, 0], names, series, ["0.75", style.METHOD_COLOURS["pgd_at"], style.METHOD_COLOURS["trades"]])
+        axes[0, 0].set_ylabel("error (%)")
+        axes[0, 0].legend(frameon=False, ncol=len(series), fontsize=6)
+        axes[0, 0].set_title("class-wise error")
+        if aa:
+            gap = [np.nan if g is None else 100 * g for g in res["gap_autoattack_minus_pgd"]]
+            axes[0, 1].bar(np.arange(len(names)), gap, color="0.4")
+            axes[0, 1].axhline(0, color="k", lw=0.5)
+            axes[0, 1].set_xticks(np.arange(len(names)), names, rotation=45, ha="right")
+            axes[0, 1].set_ylabel("AutoAttack - PGD (points)")
+            axes[0, 1].set_title("robust error gap")
+        fig.suptitle(f"{res.get('run', 'model')}: {sum(res['n_per_class'])} test images", fontsize=8)
         fig.tight_layout()
     return fig
 

@@ -93,7 +93,7 @@ def _what_was_scored(run_dir: Path, res: dict) -> dict:
     cfg = RunDir(run_dir).read_config() if RunDir(run_dir).config_path.exists() else {}
     pgd = _pgd_part(res)
     attack = pgd.get("attack") if isinstance(pgd.get("attack"), dict) else {}
-    return {"dataset": (cfg or {}).get("dataset"), "split": res.get("split", "test"),
+    return {"dataset": (cfg or {}).get("dataset") or res.get("dataset"), "split": res.get("split", "test"),
             "classes": len(res.get("rob_error") or []),
             "attack": (attack.get("name", "pgd"), attack.get("norm"), attack.get("eps"), attack.get("steps"))}
 
@@ -135,6 +135,15 @@ def _check_comparable(methods: dict, where: dict) -> None:
                                       f"{ref!r} against {value!r}); compare evals of one data set, split and attack")
 
 
+def _class_means(rows) -> list:
+    """Per class, the mean over seeds of the errors that exist (None: a class without examples in every seed)."""
+    out = []
+    for values in zip(*rows):
+        known = [v for v in values if v is not None]
+        out.append(float(np.mean(known)) if known else None)
+    return out
+
+
 def compare_runs(runs, base: str, seeds=None) -> dict:
     """Per method: accuracies per seed, mean and std (fractions), rho_nat / rho_rob against ``base``.
 
@@ -164,8 +173,7 @@ def compare_runs(runs, base: str, seeds=None) -> dict:
         out[name] = {"seeds": list(evals), "n": len(evals), "per_seed": acc,
                      "mean": {k: float(np.mean(v)) for k, v in acc.items()},
                      "std": {k: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for k, v in acc.items()},
-                     "rob_error_per_class": np.mean([_pgd_part(r)["rob_error"] for r in evals.values()],
-                                                    axis=0).tolist(),
+                     "rob_error_per_class": _class_means([_pgd_part(r)["rob_error"] for r in evals.values()]),
                      "attack": next(iter(evals.values())).get("attack", {}).get("name", "pgd"),
                      # which model each seed's eval scored: last, best, or averaged (CFA's weight average)
                      "checkpoints": sorted({r.get("checkpoint", "last") for r in evals.values()})}

@@ -33,7 +33,7 @@ class _Parser(StrictParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .commands import ablation, certify, compare, demo, evaluate, figures, prepare, report, run_config, theory, train
+    from .commands import ablation, audit, certify, compare, demo, evaluate, figures, prepare, report, run_config, theory, train
 
     parser = _Parser(prog="frl", description="Robust fairness in adversarial training (Xu et al., ICML 2021).")
     parser.add_argument("--version", action="version", version=f"frl {__version__}")
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     ablation.register(sub)
     certify.register(sub)
     compare.register(sub)
+    audit.register(sub)
     prepare.register(sub)
     report.register(sub)
     return parser
