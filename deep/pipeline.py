@@ -307,32 +307,33 @@ def _check_before_training(cfg: dict, runs, path, overrides, seeds) -> None:
     settings (as the first seed's), a best checkpoint scored without a validation split, a ``--runs``
     whose stages hold runs over seeds when none are asked for (or the other way round), and a stored run
     of any seed asked for that was made with other settings."""
-    for part in stages(cfg):
-        part["train"] = {**part["train"], **(overrides or {})}
-        part["run"]["seed"] = seeds[0] if seeds else None
-        where = f"[train] of {path}" + (f", stage {part['run']['name']!r}" if "stage" in cfg else "")
-        c = stage_config(part, runs, where=where)
-        wanted = {part["run"].get("checkpoint", "last"), *part["run"].get("also_score", [])}
-        if "best" in wanted and c.val_per_class == 0:
-            raise ConfigError(f"{where}: the best checkpoint is scored (checkpoint / also_score) but val_per_class = 0 "
-                              f"holds out no validation split to choose it")
-        folder = Path(runs) / part["run"].get("table", "") / part["run"]["name"]
-        seeded = sorted(p.name for p in folder.glob("seed_*") if p.is_dir()) if folder.is_dir() else []
-        if seeds is None and seeded:
-            raise ConfigError(f"{folder} holds runs over seeds ({', '.join(seeded[:3])}{', ...' if len(seeded) > 3 else ''})"
-                              f": pass --seeds to continue them, or choose another --runs")
-        if seeds is not None and RunDir(folder).holds_run():
-            raise ConfigError(f"{folder} holds a run without seeds: run it without --seeds, or choose another --runs")
-    for seed in (seeds if seeds is not None else [None]):  # stored runs made otherwise are never reused
+    for k, seed in enumerate(seeds if seeds is not None else [None]):
         for part in stages(cfg):
             part["train"] = {**part["train"], **(overrides or {})}
             part["run"]["seed"] = seed
+            where = f"[train] of {path}" + (f", stage {part['run']['name']!r}" if "stage" in cfg else "")
+            c = stage_config(part, runs, where=where)
             rd = run_dir_of(part, runs)
-            if rd.config_path.exists():
-                diff = stage_config(part, runs, where=f"[train] of {path}").differences(rd.read_config())
+            if rd.config_path.exists():  # a stored run made otherwise is never reused
+                diff = c.differences(rd.read_config())
                 if diff:
                     raise RunDirError(f"{rd.path} was made with other settings ({'; '.join(diff)}): a rerun never "
                                       f"reuses it; choose another --runs, or give the settings it was made with")
+            if k > 0:
+                continue
+            wanted = {part["run"].get("checkpoint", "last"), *part["run"].get("also_score", [])}
+            if "best" in wanted and c.val_per_class == 0:
+                raise ConfigError(f"{where}: the best checkpoint is scored (checkpoint / also_score) but "
+                                  f"val_per_class = 0 holds out no validation split to choose it")
+            folder = Path(runs) / part["run"].get("table", "") / part["run"]["name"]
+            seeded = sorted(p.name for p in folder.glob("seed_*") if p.is_dir()) if folder.is_dir() else []
+            if seeds is None and seeded:
+                raise ConfigError(f"{folder} holds runs over seeds ({', '.join(seeded[:3])}"
+                                  f"{', ...' if len(seeded) > 3 else ''}): pass --seeds to continue them, or choose "
+                                  f"another --runs")
+            if seeds is not None and RunDir(folder).holds_run():
+                raise ConfigError(f"{folder} holds a run without seeds: run it without --seeds, or choose another "
+                                  f"--runs")
 
 
 def run_pipeline(path, runs="runs", device=None, data_dir=None, download=False, overrides=None,

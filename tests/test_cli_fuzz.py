@@ -51,6 +51,7 @@ def _valid_argv(command: str, run: Path, tmp: Path) -> list[str]:
         "prepare-cifar10": ["prepare-cifar10", str(tmp / "none"), "--out", str(tmp / "prep")],
         "report": ["report", str(tmp / "runs")],
         "compare": ["compare", str(tmp / "runs")],
+        "audit": ["audit", str(tmp / "model.pt"), "--out", str(tmp / "aud")],
     }[command]
 
 
@@ -88,7 +89,7 @@ def _assert_one_line_error(capsys, needle):
 def test_the_fuzzer_sees_every_subcommand_and_the_typed_flags():
     commands = {c for c, _, _ in VALUE_FLAGS}
     assert commands == {"theory", "figures", "train", "eval", "demo", "run", "ablation", "certify",
-                        "prepare-cifar10", "report", "compare"}
+                        "prepare-cifar10", "report", "compare", "audit"}
     kinds = {(c, f): k for c, f, k in VALUE_FLAGS}
     assert kinds[("train", "--eps")] == "number" and kinds[("train", "--epochs")] == "whole"
     assert kinds[("train", "--method")] == "choice" and kinds[("eval", "--steps")] == "whole"

@@ -134,7 +134,10 @@ LATER = {"wat": ["--method", "wat"],
          "cfa": ["--method", "cfa", "--cfa-begin", "1", "--cfa-threshold", "0"]}
 
 
-@pytest.mark.parametrize("name", sorted(LATER))
+# kill -9 is method-independent file handling (checkpoint written aside, renamed); the method's state goes through
+# the same state_dict path as the in-process cut of the contract test, which covers every method. CFA, the one
+# with the most state (calibrated margins, class weights and the FAWA weight average), is killed for real.
+@pytest.mark.parametrize("name", ["cfa"])
 def test_later_methods_resume_exactly_after_sigkill(name, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = lambda out, *extra: _cmd(out, *extra, method=LATER[name], epochs=3)  # noqa: E731

@@ -247,12 +247,20 @@ def test_frl_loss_ablation_writes_table_curves_and_resumes(tmp_path, capsys):
 # --- the demo: reproducible, and the README table generated from it -------------------------------
 
 
-def test_demo_is_reproducible_and_feeds_the_readme(tmp_path):
+def test_demo_is_reproducible_and_feeds_the_readme(tmp_path, capsys):
     argv = ["demo", "--quick", "--pretrain-epochs", "2", "--frl-epochs", "1", "--threads", "1"]
     assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    text = capsys.readouterr().out
+    assert "Class-wise robust error" in text and "Paper's claim" in text
     assert main([*argv, "--out", str(tmp_path / "b")]) == 0
     a, b = (json.loads((tmp_path / d / "summary.json").read_text()) for d in "ab")
     assert a == b
+    assert set(a) == {"pgd_at", "frl_reweight_remargin"}
+    for s in a.values():
+        assert set(s) == {"avg_std", "worst_std", "avg_bndy", "worst_bndy", "avg_rob", "worst_rob"}
+        assert 0 <= s["avg_std"] <= s["worst_std"] <= 1 and s["avg_rob"] <= s["worst_rob"] <= 1
+    assert (tmp_path / "a" / "pgd_at" / "eval.json").exists()
+    assert (tmp_path / "a" / "frl_reweight_remargin" / "checkpoint.pt").exists()
     info = json.loads((tmp_path / "a" / "demo.json").read_text())
     assert info["threads"] == 1 and info["torch"] == torch.__version__
     readme = tmp_path / "README.md"

@@ -65,16 +65,3 @@ def test_frl_logs_its_state_starts_from_init_and_resumes_exactly(tmp_path, pretr
     out = str(tmp_path / "cut")
     interrupted_then_resumed(argv, out, after=2)  # interrupt after the second checkpoint, then resume
     assert _lines(out) == lines
-
-
-def test_demo_quick_writes_summary_and_table(tmp_path, capsys):
-    out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--quick", "--pretrain-epochs", "3", "--frl-epochs", "2"]) == 0
-    text = capsys.readouterr().out
-    assert "Class-wise robust error" in text and "Paper's claim" in text
-    summary = json.loads((out / "summary.json").read_text())
-    assert set(summary) == {"pgd_at", "frl_reweight_remargin"}
-    for s in summary.values():
-        assert set(s) == {"avg_std", "worst_std", "avg_bndy", "worst_bndy", "avg_rob", "worst_rob"}
-        assert 0 <= s["avg_std"] <= s["worst_std"] <= 1 and s["avg_rob"] <= s["worst_rob"] <= 1
-    assert (out / "pgd_at" / "eval.json").exists() and (out / "frl_reweight_remargin" / "checkpoint.pt").exists()
