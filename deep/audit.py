@@ -90,9 +90,9 @@ def audit(spec: str, model: str | None = None, dataset: str = "cifar10", data_di
         raise ConfigError(f"--limit {limit}: must be >= 1")
     dev = resolve_device(device)
     if zoo_name(spec) is not None:  # what the zoo can name is checked before the data is read
-        from .zoo import _entry
+        from .zoo import zoo_entry
 
-        _entry(zoo_name(spec), dataset, norm)
+        zoo_entry(zoo_name(spec), dataset, norm)
     data = load_split(dataset, False, data_dir)
     if limit is not None:
         data = data.subset(first_per_class(data.y, int(limit), data.num_classes))

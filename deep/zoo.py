@@ -29,7 +29,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-__all__ = ["PREFIX", "zoo_name", "THREAT_MODELS", "DATASETS", "zoo_architecture", "load_zoo_model", "zoo_file",
+__all__ = ["PREFIX", "zoo_name", "zoo_entry", "THREAT_MODELS", "DATASETS", "zoo_architecture", "load_zoo_model", "zoo_file",
            "DEFAULT_ZOO_DIR"]
 
 PREFIX = "robustbench:"
@@ -65,7 +65,7 @@ def _robustbench():
     return robustbench, model_dicts, BenchmarkDataset, ThreatModel
 
 
-def _entry(name: str, dataset: str, norm: str):
+def zoo_entry(name: str, dataset: str, norm: str):
     """RobustBench's table entry of NAME for the run's data set and norm; ConfigError naming what does not fit."""
     if dataset not in DATASETS:
         raise ConfigError(f"robustbench:{name}: the zoo has no {dataset} models (it has {', '.join(DATASETS)} here)")
@@ -85,7 +85,7 @@ def _entry(name: str, dataset: str, norm: str):
 
 def zoo_architecture(name: str, dataset: str = "cifar10", norm: str = "linf"):
     """The network of zoo entry NAME, with fresh weights (RobustBench's model table)."""
-    return _entry(name, dataset, norm)["model"]()
+    return zoo_entry(name, dataset, norm)["model"]()
 
 
 def zoo_file(name: str, zoo_dir, dataset: str = "cifar10", norm: str = "linf") -> Path:
@@ -107,7 +107,7 @@ def load_zoo_model(name: str, zoo_dir=DEFAULT_ZOO_DIR, dataset: str = "cifar10",
     ``record`` is what a run keeps in config.json: zoo, name, dataset, threat model, file, its sha256
     and the robustbench version. ConfigError when robustbench is missing, NAME is not a model of the
     data set / threat model, or the file is missing on a machine without network."""
-    _entry(name, dataset, norm)
+    zoo_entry(name, dataset, norm)
     robustbench = _robustbench()[0]
     path = zoo_file(name, zoo_dir, dataset, norm)
     if not path.is_file() and not _online():

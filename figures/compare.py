@@ -158,7 +158,7 @@ def compare_runs(runs, base: str, seeds=None) -> dict:
         if ev := _seed_evals(f, places, seeds, absent):
             methods[f.name] = ev
             where.update({(f.name, seed): d for seed, d in places.items()})
-        if absent and (ev or seeds is not None or RunDir(f).holds_run() or any(a.startswith("seed_") for a in absent)):
+        if absent:
             missing[f.name] = absent
     methods = {name: methods[name] for name in sorted(methods, key=lambda n: (n != base, n))}  # the base first
     if base not in methods:
