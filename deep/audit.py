@@ -29,6 +29,7 @@ from .build import resolve_device
 from .config import DATASET_DEFAULTS, MODELS
 from .data import first_per_class, load_split
 from .errors import ConfigError
+from .foreign_weights import to_our_names
 from .models import model_for
 from .zoo import DEFAULT_ZOO_DIR, load_zoo_model, zoo_name
 
@@ -69,7 +70,7 @@ def load_audited(spec: str, model: str | None = None, dataset: str = "cifar10", 
         state = state["model"]  # a checkpoint of this project
     module = model_for(model, dataset, num_classes, in_channels)
     try:
-        module.load_state_dict(state)
+        module.load_state_dict(to_our_names(state, module))
     except (RuntimeError, TypeError, AttributeError):
         raise ConfigError(f"MODEL {spec}: its weights do not fit {model} ({num_classes} classes, {in_channels} "
                           f"channels)") from None

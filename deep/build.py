@@ -22,6 +22,7 @@ from .data import BatchLoader, TensorData, load_splits, validation_split
 from .distributed import Dist, setup
 from .errors import ConfigError, RunDirError
 from .fast_path import FastPath, choose
+from .foreign_weights import is_state_dict, to_our_names
 from .models import model_for
 from .run_dir import RunDir
 from .schedule import lr_scheduler, make_optimizer
@@ -134,7 +135,10 @@ def load_init(cfg: TrainConfig, model) -> dict | None:
             ckpt = RunDir(path).load_model(cfg.init_checkpoint)
         else:
             ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        state, saved = ckpt["model"], ckpt.get("config", {})
+        if is_state_dict(ckpt):  # a bare state_dict of other code, e.g. the FRL authors' hot_start.pt
+            state, saved = ckpt, {}
+        else:
+            state, saved = ckpt["model"], ckpt.get("config", {})
     except RunDirError as exc:
         raise ConfigError(f"--init {cfg.init}: {exc}") from None
     except Exception:
@@ -144,9 +148,10 @@ def load_init(cfg: TrainConfig, model) -> dict | None:
             raise ConfigError(f"--init {cfg.init} was trained with {key} {saved[key]!r}, this run uses "
                               f"{getattr(cfg, key)!r}")
     try:
-        model.load_state_dict(state)
+        model.load_state_dict(to_our_names(state, model))
     except RuntimeError:
-        raise ConfigError(f"--init {cfg.init}: its weights do not fit {cfg.model}") from None
+        hint = " (the FRL authors' hot_start.pt fits --model preact_resnet18_authors)" if not saved else ""
+        raise ConfigError(f"--init {cfg.init}: its weights do not fit {cfg.model}{hint}") from None
     return None
 
 

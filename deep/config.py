@@ -36,7 +36,7 @@ __all__ = ["TrainConfig", "DATASET_DEFAULTS", "FINETUNE_DEFAULTS", "RUNTIME_KEYS
            "config_from_args", "config_from_dict", "settings_from_flags", "check_radius", "argparse_type", "parse_number", "parse_whole", "parse_path", "method_names"]
 
 DATASETS = ("digits", "cifar10", "svhn", "imagefolder")
-MODELS = ("small_cnn", "compact_cnn", "preact_resnet18", "wrn28_10")
+MODELS = ("small_cnn", "compact_cnn", "preact_resnet18", "preact_resnet18_authors", "wrn28_10")  # = deep.models.ModelName
 NORMS = ("linf", "l2")
 LR_SCHEDULES = ("step", "onecycle")
 FRL_LOSSES = ("trades", "pgd_at")

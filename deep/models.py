@@ -1,4 +1,5 @@
-"""Models: PreAct-ResNet18 (He et al., 2016, arXiv:1603.05027), WRN-28-10 (Zagoruyko and
+"""Models: PreAct-ResNet18 (He et al., 2016, arXiv:1603.05027; also as the FRL authors' code builds it,
+without the final BatchNorm + ReLU), WRN-28-10 (Zagoruyko and
 Komodakis, 2016, arXiv:1605.07146), a compact CIFAR net for adversarial training on a CPU
 (:class:`CompactCNN`, airbench's network shape) and a small CNN for digits and tests.
 
@@ -24,6 +25,7 @@ __all__ = ["ModelName", "Normalize", "PreActResNet18", "WideResNet", "CompactCNN
 class ModelName(str, enum.Enum):
     SMALL_CNN = "small_cnn"
     PREACT_RESNET18 = "preact_resnet18"
+    PREACT_RESNET18_AUTHORS = "preact_resnet18_authors"
     WRN28_10 = "wrn28_10"
     COMPACT_CNN = "compact_cnn"
 
@@ -65,9 +67,15 @@ class _PreActBlock(nn.Module):
 
 
 class PreActResNet18(nn.Module):
-    """PreAct-ResNet18: 4 stages of 2 pre-activation basic blocks, widths 64-128-256-512."""
+    """PreAct-ResNet18: 4 stages of 2 pre-activation basic blocks, widths 64-128-256-512, then BN + ReLU,
+    global average pooling and a linear head.
 
-    def __init__(self, num_classes=10, in_channels=3, normalize=None):
+    ``final_bn=False`` is the network of the FRL authors' code (hannxu123/fair_robust @ a80547d,
+    ``pre_resnet.py``: the last block's sum goes straight to the pooling, no BN + ReLU), the model their
+    ``hot_start.pt`` holds (``--model preact_resnet18_authors``; :mod:`deep.foreign_weights` maps its
+    state_dict onto this module)."""
+
+    def __init__(self, num_classes=10, in_channels=3, normalize=None, final_bn=True):
         super().__init__()
         self.normalize = normalize or nn.Identity()
         self.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)
@@ -76,13 +84,14 @@ class PreActResNet18(nn.Module):
             layers += [_PreActBlock(in_planes, planes, stride), _PreActBlock(planes, planes, 1)]
             in_planes = planes
         self.layers = nn.Sequential(*layers)
-        self.bn = nn.BatchNorm2d(512)
+        self.bn = nn.BatchNorm2d(512) if final_bn else None
         self.linear = nn.Linear(512, num_classes)
 
     def forward(self, x):
         out = self.layers(self.conv1(self.normalize(x)))
-        out = F.adaptive_avg_pool2d(F.relu(self.bn(out)), 1).flatten(1)
-        return self.linear(out)
+        if self.bn is not None:
+            out = F.relu(self.bn(out))
+        return self.linear(F.adaptive_avg_pool2d(out, 1).flatten(1))
 
 
 class WideResNet(nn.Module):
@@ -177,8 +186,8 @@ def build_model(name, num_classes=10, in_channels=3, mean=None, std=None) -> nn.
     norm = Normalize(mean, std) if mean is not None else None
     if name is ModelName.SMALL_CNN:
         return SmallCNN(num_classes, in_channels, norm)
-    if name is ModelName.PREACT_RESNET18:
-        return PreActResNet18(num_classes, in_channels, norm)
+    if name in (ModelName.PREACT_RESNET18, ModelName.PREACT_RESNET18_AUTHORS):
+        return PreActResNet18(num_classes, in_channels, norm, final_bn=name is ModelName.PREACT_RESNET18)
     if name is ModelName.COMPACT_CNN:
         return CompactCNN(num_classes, in_channels, norm)
     return WideResNet(28, 10, num_classes, in_channels, normalize=norm)

@@ -11,7 +11,8 @@ from deep.methods.trades import kl_per_sample
 from deep.models import build_model
 
 
-@pytest.mark.parametrize("name,params", [("preact_resnet18", 11_172_170), ("wrn28_10", 36_479_194)])
+@pytest.mark.parametrize("name,params", [("preact_resnet18", 11_172_170), ("preact_resnet18_authors", 11_172_170 - 2 * 512),
+                                         ("wrn28_10", 36_479_194)])
 def test_paper_models_take_a_pgd_training_step_on_cpu(name, params):
     torch.manual_seed(0)
     model = build_model(name, 10, 3, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
@@ -25,6 +26,13 @@ def test_paper_models_take_a_pgd_training_step_on_cpu(name, params):
     opt.step()
     assert torch.isfinite(loss) and all(p.grad is not None for p in model.parameters())
     assert model(x).shape == (2, 10)
+
+
+def test_the_settings_know_every_architecture_the_models_build():
+    from deep.config import MODELS
+    from deep.models import ModelName
+
+    assert set(MODELS) == {m.value for m in ModelName}
 
 
 class _Fixed(torch.nn.Module):
