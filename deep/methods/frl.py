@@ -61,6 +61,7 @@ from .trades import TRADES, kl_per_sample
 
 __all__ = [
     "violations",
+    "boundary_errors",
     "update_multipliers",
     "lagrangian_weights",
     "authors_weights",
@@ -175,7 +176,7 @@ def remargin_authors(lam, bndy_class, bndy_avg, alpha, tau, eps, lo=0.98, hi=3.0
 # --- the methods ---------------------------------------------------------------------------
 
 
-def _boundary(val: dict, metric: str):
+def boundary_errors(val: dict, metric: str):
     """Class-wise boundary errors and their average, by the chosen definition."""
     if metric == "per_sample":
         return val["bndy_error"], val["avg"]["bndy_error"]
@@ -262,7 +263,7 @@ class FRL(TRADES):
             return
         a1, a2 = self._alphas(epoch)
         v_nat = violations(val["std_error"], val["avg"]["std_error"], self.tau1)
-        bndy, bndy_avg = _boundary(val, self.bndy_metric)
+        bndy, bndy_avg = boundary_errors(val, self.bndy_metric)
         v_bndy = violations(bndy, bndy_avg, self.tau2)
         step_bndy = a2 if self.variant == "paper" else 2 * a1
         self.phi_nat = update_multipliers(self.phi_nat, v_nat, a1, self.phi_limit)
