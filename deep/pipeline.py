@@ -276,30 +276,75 @@ def _score_also(rd: RunDir, which: str, primary: dict, score: dict, cfg: TrainCo
     log(f"{path}")
 
 
+def _stage_results(part: dict, runs, source) -> dict | None:
+    """The stage's eval when it was trained to its last epoch (metrics.jsonl) and holds the pipeline's scores of
+    its models (eval.json, and eval_<which>.json for each also_score), with or without checkpoints; else None."""
+    rd = run_dir_of(part, runs)
+    cfg = stage_config(part, runs, where=f"[train] of {source}")
+    which = part["run"].get("checkpoint", "last")
+    try:
+        trained = any(r.get("epoch") == cfg.epochs - 1 for r in rd.read_metrics())
+    except RunDirError:
+        return None
+    primary = _read_score(rd, RunDir.EVAL, cfg)
+    accepted = (which, "last") if which == "averaged" else (which,)
+    if not trained or primary is None or primary.get("checkpoint") not in accepted:
+        return None
+    for also in part["run"].get("also_score", []):
+        res = _read_score(rd, f"eval_{also}.json", cfg) if also != primary.get("checkpoint") else primary
+        if res is None or res.get("checkpoint") != also:
+            return None
+    return primary
+
+
 def _finished_seed(parts: list, runs, source) -> dict | None:
-    """{stage: eval} when every stage of a seed was trained to its last epoch (metrics.jsonl) and holds the
-    pipeline's scores of its models (eval.json, and eval_<which>.json for each also_score), with or without
+    """{stage: eval} when every stage of a seed holds its results (:func:`_stage_results`), with or without
     checkpoints; else None. A seed whose results were committed is not trained again on a machine that has
     only the result files."""
     evals = {}
     for part in parts:
-        rd = run_dir_of(part, runs)
-        cfg = stage_config(part, runs, where=f"[train] of {source}")
-        which = part["run"].get("checkpoint", "last")
-        try:
-            trained = any(r.get("epoch") == cfg.epochs - 1 for r in rd.read_metrics())
-        except RunDirError:
+        res = _stage_results(part, runs, source)
+        if res is None:
             return None
-        primary = _read_score(rd, RunDir.EVAL, cfg)
-        accepted = (which, "last") if which == "averaged" else (which,)
-        if not trained or primary is None or primary.get("checkpoint") not in accepted:
-            return None
-        for also in part["run"].get("also_score", []):
-            res = _read_score(rd, f"eval_{also}.json", cfg) if also != primary.get("checkpoint") else primary
-            if res is None or res.get("checkpoint") != also:
-                return None
-        evals[part["run"]["name"]] = primary
+        evals[part["run"]["name"]] = res
     return evals
+
+
+def _stages_to_train(parts: list, runs, source) -> tuple[dict, set]:
+    """({stage: eval} of the stages of a seed whose results stand, {stages to train}) when some stage is not
+    finished. A finished stage (its result files, with or without checkpoints) is kept, unless an unfinished
+    stage starts from it and its checkpoint is gone (then it is trained anew) or the stage it started from is
+    trained anew (then its results are of another start, and it is trained again too)."""
+    names = [p["run"]["name"] for p in parts]
+    done = {p["run"]["name"]: _stage_results(p, runs, source) for p in parts}
+    start = {p["run"]["name"]: p["train"].get("init") if p["train"].get("init") in names else None for p in parts}
+    kept_model = {p["run"]["name"]: run_dir_of(p, runs).checkpoint_path.exists() for p in parts}
+    train = {n for n in names if done[n] is None}
+    grown = True
+    while grown:
+        before = len(train)
+        for n in names:
+            s = start[n]
+            if s is None:
+                continue
+            if n in train and s not in train and not kept_model[s]:
+                train.add(s)
+            if n not in train and s in train and not kept_model[s]:
+                train.add(n)
+        grown = len(train) > before
+    return {n: done[n] for n in names if n not in train}, train
+
+
+def _set_aside(rd: RunDir, log) -> None:
+    """Rename a stage folder that must be trained anew but cannot be continued (results, no checkpoint)."""
+    if rd.checkpoint_path.exists() or not rd.run_files():
+        return
+    k = 1
+    while rd.path.with_name(f"{rd.path.name}.old{k}").exists():
+        k += 1
+    rd.path.rename(rd.path.with_name(f"{rd.path.name}.old{k}"))
+    log(f"{rd.path}: its results are kept in {rd.path.name}.old{k}; it is trained anew (its checkpoint is gone and "
+        f"a stage after it starts from it, or the stage it starts from is trained anew)")
 
 
 def _check_before_training(cfg: dict, runs, path, overrides, seeds) -> None:
@@ -382,8 +427,17 @@ def run_pipeline(path, runs="runs", device=None, data_dir=None, download=False, 
             log(f"seed {seed}: every stage is trained and scored (its result files are there); nothing to do")
             evals = done
         else:
-            evals = {p["run"]["name"]: run_stage(p, runs, device, data_dir, download, source=str(path), log=log)
-                     for p in parts}
+            kept, anew = _stages_to_train(parts, runs, path) if seed is not None else ({}, set(names))
+            evals = {}
+            for p in parts:
+                name, rd = p["run"]["name"], run_dir_of(p, runs)
+                if name in kept and not rd.checkpoint_path.exists():
+                    log(f"seed {seed}, stage {name}: trained and scored (its result files are there); not trained again")
+                    evals[name] = kept[name]
+                    continue
+                if name in anew:
+                    _set_aside(rd, log)
+                evals[name] = run_stage(p, runs, device, data_dir, download, source=str(path), log=log)
         if seed is not None and start is not None and summarise is not None:
             written = summarise(Path(runs) / parts[0]["run"]["table"], start, names)
             log(f"{written} (seeds so far)")

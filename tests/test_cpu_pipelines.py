@@ -36,12 +36,12 @@ def test_the_frl_pipeline_is_the_issues_design():
 def test_the_compare_pipeline_trains_the_methods_on_one_split_and_schedule():
     parts = stages(load_pipeline(COMPARE))
     cfgs = {p["run"]["name"]: stage_config(p, "runs") for p in parts}
-    assert list(cfgs) == ["trades", "wat", "dafa", "cfa", "frl"]
+    assert list(cfgs) == ["trades", "frl", "wat", "dafa", "cfa"]  # FRL right after the TRADES run it starts from
     scratch = [c for n, c in cfgs.items() if n != "frl"]
     assert len({(c.epochs, c.batch_size, c.val_per_class, c.attack_steps, c.lr_schedule) for c in scratch}) == 1
     assert cfgs["cfa"].lr == pytest.approx(7 * cfgs["trades"].lr)  # TRADES' SGD steps before calibration
     assert cfgs["frl"].init.endswith("trades") and cfgs["frl"].frl_loss == "trades" and cfgs["frl"].frl_beta == 6
-    assert [p["run"]["checkpoint"] for p in parts] == ["last", "last", "last", "averaged", "last"]
+    assert [p["run"]["checkpoint"] for p in parts] == ["last", "last", "last", "last", "averaged"]
 
 
 def _run(config, tmp_path, seeds, extra=()):
@@ -192,3 +192,45 @@ def test_a_rerun_with_changed_settings_refuses_instead_of_reusing_the_finished_s
     err = capsys.readouterr().err
     assert "was made with other settings (lr: saved" in err and err.count("\n") == 1, err
     assert {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()} == before
+
+
+def test_a_seed_cut_on_another_machine_keeps_its_finished_stages_and_retrains_what_lost_its_start(tmp_path):
+    """Committed result files without checkpoints (a later session, a fresh machine): a finished stage is kept
+    unless an unfinished stage must start from its lost model; a stage whose start is trained anew is trained
+    again too (its results belong to the old start); the old results are set aside, not deleted."""
+    stage = 'dataset = "digits"\neps = 0.2\nattack_steps = 1\neval_steps = 1\nval_per_class = 5\ntest_every = 0\n'
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[run]\nname = "p"\ntable = "t"\nalso_score = ["best"]\n'
+                   f'[[stage]]\nname = "a"\n[stage.train]\nmethod = "pgd_at"\nepochs = 1\n{stage}'
+                   f'[[stage]]\nname = "b"\n[stage.train]\nmethod = "pgd_at"\ninit = "a"\nepochs = 1\nlr = 0.001\n{stage}'
+                   f'[[stage]]\nname = "c"\n[stage.train]\nmethod = "trades"\nepochs = 1\n{stage}')
+    runs = tmp_path / "runs"
+    run = ["run", str(cfg), "--runs", str(runs), "--seeds", "0"]
+    assert main(run) == 0
+    group = runs / "t" / "p"
+    stamp = lambda name: {p.name: p.stat().st_mtime_ns for p in (group / name / "seed_0").glob("*.json*")}  # noqa: E731
+
+    for ckpt in group.rglob("*.pt"):
+        ckpt.unlink()
+    (group / "c" / "seed_0" / "eval_best.json").unlink()  # c unfinished: only c trains
+    a, b = stamp("a"), stamp("b")
+    assert main(run) == 0
+    assert stamp("a") == a and stamp("b") == b and (group / "c" / "seed_0" / "eval_best.json").exists()
+    assert not (group / "a" / "seed_0" / "checkpoint.pt").exists()
+
+    for ckpt in group.rglob("*.pt"):
+        ckpt.unlink()
+    (group / "b" / "seed_0" / "eval.json").unlink()  # b unfinished and its start's model is gone
+    old_a, c = (group / "a" / "seed_0" / "eval.json").read_text(), stamp("c")
+    assert main(run) == 0
+    assert (group / "a" / "seed_0.old1" / "eval.json").read_text() == old_a  # set aside
+    assert (group / "a" / "seed_0" / "checkpoint.pt").exists() and (group / "b" / "seed_0" / "eval.json").exists()
+    assert stamp("c") == c  # independent of a: kept
+
+    for ckpt in group.rglob("*.pt"):
+        ckpt.unlink()
+    (group / "a" / "seed_0" / "eval_best.json").unlink()  # the start unfinished: b's results are of the old start
+    b_metrics = (group / "b" / "seed_0" / "metrics.jsonl").stat().st_mtime_ns
+    assert main(run) == 0
+    assert (group / "b" / "seed_0.old1").is_dir() and (group / "a" / "seed_0.old2").is_dir()
+    assert (group / "b" / "seed_0" / "metrics.jsonl").stat().st_mtime_ns != b_metrics and stamp("c") == c
