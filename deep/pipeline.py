@@ -347,6 +347,24 @@ def _set_aside(rd: RunDir, log) -> None:
         f"a stage after it starts from it, or the stage it starts from is trained anew)")
 
 
+def _run_seed(parts: list, runs, seed, path, log, **where) -> dict:
+    """Every stage of one seed (or of a run without seeds), keeping the finished stages that stand
+    (:func:`_stages_to_train`); returns {stage: eval}."""
+    kept, anew = _stages_to_train(parts, runs, path) if seed is not None else ({}, set())
+    evals = {}
+    for p in parts:
+        name, rd = p["run"]["name"], run_dir_of(p, runs)
+        if name in kept and not rd.checkpoint_path.exists():
+            log(f"seed {seed}, stage {name}: trained and scored (its result files are there); not trained again")
+            evals[name] = kept[name]
+            continue
+        if name in anew:
+            _set_aside(rd, log)
+        evals[name] = run_stage(p, runs, where["device"], where["data_dir"], where["download"], source=str(path),
+                                log=log)
+    return evals
+
+
 def _check_before_training(cfg: dict, runs, path, overrides, seeds) -> None:
     """Everything a pipeline could refuse later, refused before its first stage trains: every stage's
     settings (as the first seed's), a best checkpoint scored without a validation split, a ``--runs``
@@ -427,17 +445,7 @@ def run_pipeline(path, runs="runs", device=None, data_dir=None, download=False, 
             log(f"seed {seed}: every stage is trained and scored (its result files are there); nothing to do")
             evals = done
         else:
-            kept, anew = _stages_to_train(parts, runs, path) if seed is not None else ({}, set(names))
-            evals = {}
-            for p in parts:
-                name, rd = p["run"]["name"], run_dir_of(p, runs)
-                if name in kept and not rd.checkpoint_path.exists():
-                    log(f"seed {seed}, stage {name}: trained and scored (its result files are there); not trained again")
-                    evals[name] = kept[name]
-                    continue
-                if name in anew:
-                    _set_aside(rd, log)
-                evals[name] = run_stage(p, runs, device, data_dir, download, source=str(path), log=log)
+            evals = _run_seed(parts, runs, seed, path, log, device=device, data_dir=data_dir, download=download)
         if seed is not None and start is not None and summarise is not None:
             written = summarise(Path(runs) / parts[0]["run"]["table"], start, names)
             log(f"{written} (seeds so far)")
