@@ -29,18 +29,19 @@ import torch
 
 from deep import methods
 from deep.attacks import eval_attack
+from deep.config import config_from_dict
 from deep.data import BatchLoader
 from deep.evaluate import evaluate_classwise
 from deep.methods.frl import boundary_errors, violations
+from deep.run_dir import RunDir
 from deep.runs import load_trained
 
 
-def validation_errors(run, checkpoint, steps, seed=0):
-    cfg, model, val, train_data, ckpt = load_trained(run, split="val", checkpoint=checkpoint, device="cpu")
+def validation_errors(model, val, cfg, num_classes, steps, seed=0):
+    """Class-wise errors of ``model`` on ``val`` under the loop's PGD-``steps`` (fixed seed)."""
     attack = eval_attack(cfg.eps, steps, cfg.norm, random_start=cfg.eval_random_start)
     torch.manual_seed(seed)
-    res = evaluate_classwise(model, BatchLoader(val, 500, shuffle=False), train_data.num_classes, attack)
-    return cfg, res, int(ckpt.get("epoch", -1))
+    return evaluate_classwise(model, BatchLoader(val, 500, shuffle=False), num_classes, attack)
 
 
 def controller_after(cfg, val, repeat):
@@ -57,11 +58,12 @@ def controller_after(cfg, val, repeat):
 
 
 def measure(run, checkpoint, steps, repeat, frl_cfg=None):
+    cfg, model, val, train_data, ckpt = load_trained(run, split="val", checkpoint=checkpoint, device="cpu")
+    ctrl_cfg, epoch = frl_cfg or cfg, int(ckpt.get("epoch", -1))
     rows = {}
     for s in steps:
         t0 = time.time()
-        cfg, res, epoch = validation_errors(run, checkpoint, s)
-        ctrl_cfg = frl_cfg or cfg
+        res = validation_errors(model, val, cfg, train_data.num_classes, s)
         bndy, bndy_avg = boundary_errors(res, ctrl_cfg.bndy_metric)
         v_bndy = violations(bndy, bndy_avg, ctrl_cfg.tau2)
         rows[s] = {"epoch": epoch, "seconds": round(time.time() - t0, 1),
@@ -88,14 +90,12 @@ def main():
     ap.add_argument("--with-init", action="store_true", help="also the run's start (its --init), with the run's controller")
     ap.add_argument("--out", default="benchmarks/results/controller_steps.json")
     args = ap.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
     results = []
     for run in args.runs:
-        frl_cfg = load_trained(run, split="val", device="cpu")[0]
-        if args.with_init:
-            init = Path(run) / frl_cfg.init if not Path(frl_cfg.init).is_absolute() else Path(frl_cfg.init)
-            init = init if init.is_dir() else Path(frl_cfg.init)
-            results.append({**measure(init, "last", args.steps, args.repeat, frl_cfg), "as_start_of": str(run)})
+        frl_cfg = config_from_dict(RunDir(run).read_config(), where=str(run))
+        if args.with_init:  # the start, as the run's config names it (relative to where it was trained)
+            results.append({**measure(Path(frl_cfg.init), "last", args.steps, args.repeat, frl_cfg),
+                            "as_start_of": str(run)})
         results.append(measure(run, args.checkpoint, args.steps, args.repeat))
         for r in results[-2 if args.with_init else -1:]:
             print(f"{r['run']} ({r['checkpoint']}): " + ", ".join(f"{k} {v}" for k, v in r["gap"].items()))
