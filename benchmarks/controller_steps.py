@@ -20,7 +20,6 @@ same to --out (JSON).
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from pathlib import Path
 import torch
 
 from deep import methods
+from deep.atomic_files import write_json
 from deep.attacks import eval_attack
 from deep.config import config_from_dict
 from deep.data import BatchLoader
@@ -105,9 +105,7 @@ def main():
     meta = {"machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
             "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(str(args.out) + ".tmp")
-    tmp.write_text(json.dumps({"meta": meta, "results": results}, indent=1))
-    tmp.replace(args.out)
+    write_json(args.out, {"meta": meta, "results": results}, indent=1)
     print(args.out)
 
 

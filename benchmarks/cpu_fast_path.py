@@ -35,6 +35,7 @@ from pathlib import Path
 
 import torch
 
+from deep.atomic_files import write_text
 from deep.attacks import eval_attack, training_attack
 from deep.data import BatchLoader, TensorData
 from deep.fast_path import FastPath, eval_module
@@ -186,7 +187,7 @@ def main():
         vs_plain=round(ours / ref, 2))
     add(model="(data)", kind="data", variant="torchvision transforms + DataLoader", images_per_s=round(ref, 1))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(rows, indent=1) + "\n")
+    write_text(args.out, json.dumps(rows, indent=1) + "\n")
     print(f"wrote {len(rows)} rows to {args.out}")
 
 

@@ -37,6 +37,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from deep.atomic_files import write_text
 from deep.build import Run, build_method
 from deep.config import TrainConfig
 from deep.data import BatchLoader, TensorData, augment_crop_flip
@@ -221,7 +222,7 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     path = out / (re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") + ".json")
     old = json.loads(path.read_text()) if path.exists() else []
-    path.write_text(json.dumps(old + rows, indent=1) + "\n")
+    write_text(path, json.dumps(old + rows, indent=1) + "\n")
     print(f"appended {len(rows)} rows to {path}")
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from deep.atomic_files import write_json
 from deep.attacks import default_eval_step, eval_attack
 from deep.config import TrainConfig
 from deep.data import BatchLoader
@@ -65,7 +66,7 @@ def main():
     res["device"] = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
     res["settings"] = {k: v for k, v in common.items() if k not in ("resume",)}
     res["torch"] = torch.__version__
-    (out / "parity.json").write_text(json.dumps(res, indent=2))
+    write_json(out / "parity.json", res)
     print(json.dumps(res, indent=2))
     print(f"robust error gap fast vs fp32: {gap:.2f} points ({'within' if gap <= 1 else 'OUTSIDE'} 1 point)")
 

@@ -19,6 +19,8 @@ import re
 import sys
 from pathlib import Path
 
+from deep.atomic_files import write_text
+
 
 def replace_block(text: str, name: str, body: str) -> str:
     """``text`` with the block ``name`` replaced by ``body``; ValueError if the markers are missing."""
@@ -60,7 +62,7 @@ def main(argv=None) -> int:
     except (ValueError, OSError) as exc:
         print(f"update_readme: error: {exc}", file=sys.stderr)
         return 2
-    readme.write_text(text)
+    write_text(readme, text)
     print(f"{readme} updated")
     return 0
 

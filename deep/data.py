@@ -353,10 +353,6 @@ class BatchLoader:
         n = len(self.y)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
-    @property
-    def num_examples(self) -> int:
-        return int(self.y.shape[0])
-
     def __iter__(self):
         n = len(self.y)
         order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)

@@ -182,10 +182,11 @@ def write_cifar10_batches(train, test, root, class_names=CIFAR10_CLASSES) -> Pat
     failure leaves an earlier dataset there as it was and raises RunDirError naming the file."""
     from torchvision.datasets import CIFAR10
 
-    from .run_dir import RunDirError, _writing, replace_together
+    from .atomic_files import replace_together, writing
+    from .errors import RunDirError
 
     folder = Path(root) / CIFAR10.base_folder
-    with _writing(f"to --out {root}"):
+    with writing(f"to --out {root}"):
         folder.mkdir(parents=True, exist_ok=True)
 
     def batch(name, x, y):

@@ -97,10 +97,6 @@ def draw_smoothing_figure(res: dict):
     return fig
 
 
-def _fmt(values):
-    return ["—"] * 0 if values is None else [f"{v:.1f}" for v in values]
-
-
 def classwise_table_markdown(res: dict) -> str:
     lines = [f"**{res['table']}**: {res['title']} (error %, paper / ours)", "",
              "| | | " + " | ".join(res["classes"]) + " |", "|---|---|" + "---|" * len(res["classes"])]

@@ -10,7 +10,7 @@ from pathlib import Path
 from deep.run_dir import RunDir
 
 PAPER_NUMBERS = Path(__file__).with_name("data") / "paper_numbers.json"
-DEMO = "demo.json"  # written by `frl demo` beside its runs
+DEMO = RunDir.DEMO  # written by `frl demo` beside its runs
 
 __all__ = ["paper_numbers", "MissingResults", "BadResults", "demo_figure", "summary_table", "ablation_fig3", "summary_of_eval", "classwise_figure",
            "smoothing_figure", "classwise_table"]

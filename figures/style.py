@@ -77,10 +77,10 @@ def save(fig, out_dir, name, close: bool = True) -> list[Path]:
 
     ``close=False`` leaves the figure open for the caller (e.g. to show it in a notebook).
     """
-    from deep.run_dir import _writing, replace_together
+    from deep.atomic_files import replace_together, writing
 
     out = Path(out_dir)
-    with _writing(f"to {out}"):
+    with writing(f"to {out}"):
         out.mkdir(parents=True, exist_ok=True)
     try:  # both written aside and renamed together: a full disk keeps the previous pair whole
         paths = replace_together({out / f"{name}.{ext}": (lambda tmp, ext=ext: save_as(fig, tmp, ext))

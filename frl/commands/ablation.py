@@ -320,8 +320,8 @@ def run_frl_loss(args) -> int:
     with style.use():
         fig = draw_frl_loss_curves(mean_curves, labels)
     try:  # the four files as one set: all replaced, or (a full disk) all kept as they were
-        replace_together({out / "frl_loss.json": lambda tmp: tmp.write_text(json.dumps(result, indent=2)),
-                          out / "frl_loss.md": lambda tmp: tmp.write_text(md),
+        replace_together({out / RunDir.FRL_LOSS: lambda tmp: tmp.write_text(json.dumps(result, indent=2)),
+                          out / RunDir.FRL_LOSS_MD: lambda tmp: tmp.write_text(md),
                           **{out / f"frl_loss_curves.{ext}": (lambda tmp, ext=ext: style.save_as(fig, tmp, ext))
                              for ext in ("png", "pdf")}})
     finally:

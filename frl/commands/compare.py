@@ -27,7 +27,7 @@ def register(sub) -> None:
 def write_compare(runs, base: str, out=None, show=print, seeds=None) -> dict:
     """Compare the method folders of ``runs`` against ``base``; write compare.json, .md and .png to ``out``
     (default ``runs``); ``show`` gets the table and the paths. UserError for a missing base or an unwritable out."""
-    from deep.run_dir import RunDirError, replace_together
+    from deep.run_dir import RunDir, RunDirError, replace_together
     from figures import style
     from figures.compare import compare_markdown, compare_runs, draw_compare
     from figures.results import MissingResults
@@ -44,8 +44,8 @@ def write_compare(runs, base: str, out=None, show=print, seeds=None) -> dict:
     md = compare_markdown(res)
     fig = draw_compare(res)
     try:  # the four files as one set: all replaced, or (a full disk) all kept as they were
-        replace_together({out / "compare.json": lambda tmp: tmp.write_text(json.dumps(res, indent=2)),
-                          out / "compare.md": lambda tmp: tmp.write_text(md),
+        replace_together({out / RunDir.COMPARE: lambda tmp: tmp.write_text(json.dumps(res, indent=2)),
+                          out / RunDir.COMPARE_MD: lambda tmp: tmp.write_text(md),
                           **{out / f"compare.{ext}": (lambda tmp, ext=ext: style.save_as(fig, tmp, ext))
                              for ext in ("png", "pdf")}})
     except RunDirError as exc:

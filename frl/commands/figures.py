@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from deep.errors import UsageError
-from deep.run_dir import write_json
+from deep.atomic_files import write_json, write_text
 
 from ..errors import UserError
 from ..parsing import path, whole
@@ -75,7 +75,7 @@ def draw_one(spec, out: Path, seed: int, recompute: bool, runs: str, compute_mis
     paths = [json_path, *style.save(figure, out, spec.id)]
     if spec.markdown is not None:
         md = out / f"{spec.id}.md"
-        md.write_text(spec.markdown(res) + "\n")
+        write_text(md, spec.markdown(res) + "\n")
         paths.append(md)
     if res.get("missing"):
         print(f"{spec.id}: runs missing in {res.get('runs')}: {', '.join(res['missing'])}", file=sys.stderr)

@@ -13,6 +13,9 @@ import base64
 import html
 from pathlib import Path
 
+from deep.atomic_files import write_text
+from deep.errors import RunDirError
+
 from ..errors import UserError
 
 from ..parsing import path
@@ -141,8 +144,10 @@ def run(args) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         rep = build_report(runs, out)
         text = render_markdown(rep, runs, out) if out.suffix == ".md" else render_html(rep, runs)
-        out.write_text(text)
+        write_text(out, text)
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc.strerror}", prog=PROG) from None
+    except RunDirError as exc:
+        raise UserError(str(exc), prog=PROG) from None
     print(f"{out}: {len(rep['sections'])} figures and tables, {len(rep['missing'])} not available")
     return 0

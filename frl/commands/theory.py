@@ -6,6 +6,9 @@ import json
 import math
 import sys
 
+from deep.atomic_files import write_json
+from deep.errors import RunDirError
+
 from ..errors import UserError
 from ..parsing import number, whole
 
@@ -137,10 +140,9 @@ def run(args) -> int:
         print()
     else:
         try:
-            with open(args.json, "w") as fh:
-                json.dump(res, fh, indent=2)
-        except OSError as exc:
-            raise UserError(f"cannot write {args.json}: {exc.strerror}", prog="frl theory") from None
+            write_json(args.json, res)
+        except RunDirError as exc:
+            raise UserError(str(exc), prog="frl theory") from None
         print(f"{args.json}: the table as JSON (d={args.d}, K={args.K:g}, sigma={args.sigma:g}, eta={args.eta:g}, "
               f"eps={args.eps:g})")
     return 0
