@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-NORMS = ("linf", "l2")
+from .choices import EPS_DIV, Norm
+
+NORMS = Norm.values()
 LOSSES = ("ce", "kl")
 
 __all__ = ["PGD", "NORMS", "LOSSES", "training_attack", "eval_attack", "default_eval_step"]
@@ -100,7 +102,7 @@ class PGD:
             delta = torch.maximum(torch.minimum(delta, eps), -eps)
         else:
             n = _flat_norm(delta)
-            delta = delta * torch.clamp(eps / n.clamp_min(1e-12), max=1.0)
+            delta = delta * torch.clamp(eps / n.clamp_min(EPS_DIV), max=1.0)
         x_adv = x + delta
         if self.bounds is not None:
             x_adv = x_adv.clamp(*self.bounds)
@@ -113,7 +115,7 @@ class PGD:
             g = torch.randn_like(x)
             dim = x[0].numel()
             r = torch.rand(x.shape[0], device=x.device, dtype=x.dtype).pow(1.0 / dim)
-            delta = g / _flat_norm(g).clamp_min(1e-12) * r.view_as(eps) * eps
+            delta = g / _flat_norm(g).clamp_min(EPS_DIV) * r.view_as(eps) * eps
         return self._project(x + delta, x, eps)
 
     def perturb(self, model, x, y, eps=None, clean_logits=None):
@@ -140,7 +142,7 @@ class PGD:
                 if self.norm == "linf":
                     x_adv = x_adv + step * grad.sign()
                 else:
-                    x_adv = x_adv + step * grad / _flat_norm(grad).clamp_min(1e-12)
+                    x_adv = x_adv + step * grad / _flat_norm(grad).clamp_min(EPS_DIV)
                 x_adv = self._project(x_adv, x, eps_t)
         return x_adv.detach()
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from .build import resolve_device
+from .choices import DEFAULT_EVAL_STEPS
 from .config import DATASET_DEFAULTS, MODELS
 from .data import first_per_class, load_split
 from .errors import ConfigError
@@ -78,7 +79,7 @@ def load_audited(spec: str, model: str | None = None, dataset: str = "cifar10", 
 
 
 def audit(spec: str, model: str | None = None, dataset: str = "cifar10", data_dir=None, zoo_dir=DEFAULT_ZOO_DIR,
-          norm: str = "linf", eps: float | None = None, steps: int = 20, step_size=None, attack: str = "pgd",
+          norm: str = "linf", eps: float | None = None, steps: int = DEFAULT_EVAL_STEPS, step_size=None, attack: str = "pgd",
           version: str = "standard", limit: int | None = None, batch_size: int = 500, seed: int = 0,
           device: str = "cpu") -> dict:
     """The eval.json dict of MODEL ``spec`` on the test split of ``dataset`` (``limit``: a stratified subset)."""

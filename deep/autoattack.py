@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import torch
 
+from .choices import Norm
 from .errors import ConfigError
 
 VERSIONS = ("standard", "plus", "rand")
-NORMS = {"linf": "Linf", "l2": "L2"}
+NORMS = {Norm.LINF: "Linf", Norm.L2: "L2"}  # our names -> the package's
 
 
 class AutoAttack:

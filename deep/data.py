@@ -23,7 +23,6 @@ Sources
 
 from __future__ import annotations
 
-import enum
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .choices import DatasetName
 from .errors import DatasetError
 
 __all__ = [
@@ -53,13 +53,6 @@ DATASET_STATS = {
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2471, 0.2435, 0.2616)),
     "svhn": ((0.4377, 0.4438, 0.4728), (0.1980, 0.2010, 0.1970)),
 }
-
-
-class DatasetName(str, enum.Enum):
-    DIGITS = "digits"
-    CIFAR10 = "cifar10"
-    SVHN = "svhn"
-    IMAGEFOLDER = "imagefolder"
 
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")

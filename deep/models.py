@@ -11,23 +11,15 @@ CIFAR-10 / SVHN, 8x8 for digits).
 
 from __future__ import annotations
 
-import enum
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .choices import ModelName
 from .data import DATASET_STATS
 
 __all__ = ["ModelName", "Normalize", "PreActResNet18", "WideResNet", "CompactCNN", "SmallCNN", "build_model", "model_for"]
-
-
-class ModelName(str, enum.Enum):
-    SMALL_CNN = "small_cnn"
-    PREACT_RESNET18 = "preact_resnet18"
-    PREACT_RESNET18_AUTHORS = "preact_resnet18_authors"
-    WRN28_10 = "wrn28_10"
-    COMPACT_CNN = "compact_cnn"
 
 
 class Normalize(nn.Module):

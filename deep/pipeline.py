@@ -31,8 +31,10 @@ import tomllib
 from pathlib import Path
 
 from .attacks import default_eval_step
-from .config import SEED_LIMIT, TrainConfig, parse_number, parse_whole
+from .choices import DEFAULT_EVAL_STEPS
+from .config import SEED_LIMIT, TrainConfig
 from .errors import ConfigError, NoAveragedModel, RunDirError
+from .parse import parse_number, parse_whole
 from .run_dir import RunDir
 from .runs import certify_and_save, evaluate_and_save, six_numbers, train_run
 
@@ -203,7 +205,7 @@ def run_stage(part: dict, runs, device=None, data_dir=None, download=False, sour
     cfg = stage_config(part, runs, device, data_dir, download, where=f"[train] of {source}" if source else "")
     rd = train_run(cfg, log=log)
     extra = {"config_file": str(source), "row": part["run"].get("row")}
-    score = dict(extra=extra, steps=20, device=device, data_dir=data_dir)
+    score = dict(extra=extra, steps=DEFAULT_EVAL_STEPS, device=device, data_dir=data_dir)
     res = _scored(rd, RunDir.EVAL, part["run"].get("checkpoint", "last"), cfg)
     if res is None:
         try:

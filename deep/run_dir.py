@@ -25,6 +25,7 @@ import json
 from pathlib import Path
 
 from . import metrics_file, run_lock
+from .choices import Checkpoint
 from .atomic_files import load_json, replace_together, write_atomic, write_json, write_text, writing
 from .errors import NoAveragedModel, RunDirError
 from .result_checks import SIX, check_certify, check_eval, six_numbers
@@ -87,7 +88,7 @@ class RunDir:
     RUN_FILES = (CONFIG, METRICS, CHECKPOINT, BEST, EVAL, CERTIFY)
     # the models a run can be evaluated with (frl eval --checkpoint): the last epoch's, the best by
     # validation robust error, and the weight average of a method that keeps one (CFA)
-    MODELS = ("last", "best", "averaged")
+    MODELS = Checkpoint.values()
 
     def __init__(self, path):
         self.path = Path(path)

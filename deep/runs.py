@@ -19,7 +19,8 @@ import torch
 
 from .attacks import default_eval_step, eval_attack
 from .build import resolve_device
-from .config import SEED_LIMIT, TrainConfig, check_radius, config_from_dict
+from .choices import DEFAULT_EVAL_STEPS, check_radius
+from .config import SEED_LIMIT, TrainConfig, config_from_dict
 from .data import BatchLoader, first_per_class, load_splits, to_input
 from .errors import ConfigError, RunDirError
 from .evaluate import evaluate_classwise, evaluate_predictions
@@ -98,7 +99,7 @@ def _check_selection(split="test", limit=None, checkpoint="last"):
         raise ConfigError(f"--limit {limit}: must be >= 1 (an empty split has no error to report)")
 
 
-def _check_eval_args(attack="pgd", steps=20, seed=0, batch_size=500, step_size=None, version="standard", **_):
+def _check_eval_args(attack="pgd", steps=DEFAULT_EVAL_STEPS, seed=0, batch_size=500, step_size=None, version="standard", **_):
     if attack not in ATTACKS:
         raise ConfigError(f"--attack {attack!r}: unknown attack; choose from {', '.join(ATTACKS)}")
     from .autoattack import VERSIONS
@@ -115,7 +116,7 @@ def _check_eval_args(attack="pgd", steps=20, seed=0, batch_size=500, step_size=N
         raise ConfigError(f"--step-size {step_size:g}: must be > 0")
 
 
-def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="test", batch_size=500,
+def evaluate_run(run_dir, steps=DEFAULT_EVAL_STEPS, eps=None, step_size=None, norm=None, split="test", batch_size=500,
                  device=None, data_dir=None, seed=0, attack="pgd", version="standard", limit=None,
                  checkpoint="last") -> dict:
     """Class-wise errors of a run directory's model under attack: the eval.json dict.
@@ -134,7 +135,7 @@ def evaluate_run(run_dir, steps=20, eps=None, step_size=None, norm=None, split="
                                  choose(next(model.parameters()).device, cfg.model, cfg.fast))}
 
 
-def score_model(plain, data, num_classes: int, class_names, eps: float, norm: str, steps=20, step_size=None,
+def score_model(plain, data, num_classes: int, class_names, eps: float, norm: str, steps=DEFAULT_EVAL_STEPS, step_size=None,
                 attack="pgd", version="standard", seed=0, batch_size=500, fast_path=None) -> dict:
     """Class-wise errors of the module ``plain`` (eval mode, inputs in [0, 1]) on ``data`` under PGD-``steps``
     and, with ``attack="autoattack"``, AutoAttack too: the attack record and the errors of an eval.json."""

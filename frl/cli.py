@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from deep.config import StrictParser
 from deep.errors import UsageError
 
 from . import __version__
 from .errors import UserError
+from .parsing import StrictParser
 
 
 class _Parser(StrictParser):
@@ -32,11 +32,34 @@ class _Parser(StrictParser):
         raise UserError(message, prog=self.prog)
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Subcommands(argparse._SubParsersAction):
+    """Subcommands whose flags may be added only when the subcommand is parsed (``fill``: {name: adder}):
+    ``frl train``'s come from the method registry, which loads torch, and ``frl theory`` should not wait
+    for that."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fill = {}
+
+    def complete(self, name: str | None = None) -> None:
+        """Add the flags of subcommand ``name`` (None: of every subcommand) if not added yet."""
+        for key in [name] if name is not None else list(self.fill):
+            add = self.fill.pop(key, None)
+            if add is not None:
+                add(self.choices[key])
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        self.complete(values[0])
+        super().__call__(parser, namespace, values, option_string)
+
+
+def build_parser(complete: bool = False) -> argparse.ArgumentParser:
+    """The ``frl`` parser; ``complete``: with every subcommand's flags added now (as for introspection)."""
     from .commands import ablation, audit, certify, compare, demo, evaluate, figures, prepare, report, run_config, theory, train
 
     parser = _Parser(prog="frl", description="Robust fairness in adversarial training (Xu et al., ICML 2021).")
     parser.add_argument("--version", action="version", version=f"frl {__version__}")
+    parser.register("action", "parsers", _Subcommands)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     theory.register(sub)
@@ -51,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit.register(sub)
     prepare.register(sub)
     report.register(sub)
+    if complete:
+        sub.complete()
     return parser
 
 

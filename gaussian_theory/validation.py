@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from deep.choices import Norm
+
 __all__ = [
     "as_float_array",
     "check_bound",
@@ -20,7 +22,7 @@ __all__ = [
     "check_norm",
 ]
 
-NORMS = ("linf", "l2")
+NORMS = Norm.values()
 
 
 def as_float_array(name: str, value) -> np.ndarray:

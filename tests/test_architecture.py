@@ -123,7 +123,7 @@ def test_python_api_and_cli_give_a_run_the_same_settings(tmp_path):
 
 @pytest.mark.parametrize("method", ["frl_reweight_remargin", "baseline_reweight", "trades"])
 def test_the_three_ways_agree_on_dataset_and_fine_tuning_defaults(method):
-    from deep.config import add_train_arguments, config_from_args
+    from frl.train_flags import add_train_arguments, config_from_args
     from frl.cli import _Parser
 
     parser = _Parser(prog="frl train")

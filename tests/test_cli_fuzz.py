@@ -59,7 +59,7 @@ def _value_flags():
     """(command, flag, kind) for every flag that takes a value: kind is number, whole, choice or text."""
     from frl.parsing import number, whole
 
-    parser = build_parser()
+    parser = build_parser(complete=True)
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     out = []
     for command, p in sub.choices.items():
@@ -110,8 +110,7 @@ def test_a_value_of_the_wrong_type_for_any_flag_is_one_line_naming_it(run_dir, t
     assert _snapshot(run_dir) == before
 
 
-RANGED = [f for f in TrainConfig.__dataclass_fields__.values()
-          if f.metadata["kind"] in ("number", "whole") and f.metadata["check"] is not None]
+RANGED = [s for s in TrainConfig.settings().values() if s.kind in ("number", "whole") and s.check is not None]
 
 
 @SETTINGS
@@ -119,7 +118,7 @@ RANGED = [f for f in TrainConfig.__dataclass_fields__.values()
 def test_an_out_of_range_training_setting_is_one_line_naming_it(tmp_path_factory, capsys, field, data):
     """Negative values break every numeric constraint of TrainConfig (all ask for >= 0, > 0 or a fraction)."""
     value = data.draw(st.one_of(st.integers(-10**6, -1), st.floats(-1e300, -1e-9)))
-    if field.metadata["kind"] == "whole":
+    if field.kind == "whole":
         value = int(value) if value <= -1 else -1
     tmp = tmp_path_factory.mktemp("range")
     capsys.readouterr()

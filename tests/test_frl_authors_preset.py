@@ -7,7 +7,8 @@ read from deep/methods/frl.py, so that a wrong or missing preset value fails.
 import pytest
 
 from deep.build import build_method
-from deep.config import TrainConfig, settings_from_flags
+from deep.config import TrainConfig
+from frl.train_flags import settings_from_flags
 from deep.methods.frl import AUTHORS_PRESET
 
 EPS = 8 / 255

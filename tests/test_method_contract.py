@@ -2,7 +2,6 @@
 
 import json
 import math
-from dataclasses import fields
 
 import pytest
 from conftest import StopTraining, stop_after_first_epoch
@@ -18,7 +17,7 @@ from deep.runs import train_run
 TINY = dict(dataset="digits", model="small_cnn", eps=0.2, attack_steps=1, eval_steps=1, val_per_class=5,
             test_every=0, batch_size=64, seed=1, progress=False)
 TIMING = {"epoch_time", "images_per_s"}
-FIELDS = {f.name: f for f in fields(TrainConfig)}
+FIELDS = TrainConfig.settings()
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +172,7 @@ def test_every_method_declares_what_it_is(name):
 
 
 def _bad_value(setting):
-    return "bogus" if FIELDS[setting].metadata["kind"] == "choice" else -1
+    return "bogus" if FIELDS[setting].kind == "choice" else -1
 
 
 @pytest.mark.parametrize("name,setting", [(n, s) for n in methods.names() for s in methods.get(n).settings])

@@ -75,7 +75,7 @@ def test_a_zoo_start_loads_through_robustbench_fine_tunes_records_and_resumes_ex
     with pytest.raises(StopTraining):
         from deep.runs import train_run
 
-        train_run(TrainConfig.from_mapping({**{k: v for k, v in config.items() if k in TrainConfig.__dataclass_fields__},
+        train_run(TrainConfig.from_mapping({**{k: v for k, v in config.items() if k in TrainConfig.settings()},
                                             "out": str(tmp_path / "cut"), "resume": False}), log=stop_after_first_epoch)
     assert main(_train(zoo, tmp_path / "cut", "--resume")) == 0
     strip = lambda rows: [{k: v for k, v in r.items() if k not in ("epoch_time", "images_per_s")} for r in rows]  # noqa: E731

@@ -30,6 +30,18 @@ def get(name: str) -> type[Method]:
     return methods[name]
 
 
+def declared_settings() -> dict:
+    """{name: Setting} of the settings the registered methods declare (``Method.declares``), in listing order;
+    RuntimeError when two methods declare different settings of one name."""
+    out = {}
+    for cls in registered().values():
+        for setting in cls.declares:
+            if out.setdefault(setting.name, setting) is not setting:
+                raise RuntimeError(f"two methods declare a setting {setting.name!r}: declare it once and list its "
+                                   f"name in the other's settings")
+    return out
+
+
 def finetune_methods() -> tuple:
     """The methods that start from a pretrained model (``--init``)."""
     return tuple(n for n, cls in registered().items() if cls.finetunes)
@@ -41,5 +53,5 @@ from .natural import Natural  # noqa: E402
 from .pgd_at import PGDAT  # noqa: E402
 from .trades import TRADES  # noqa: E402
 
-__all__ = ["Method", "register", "registered", "names", "get", "finetune_methods", "weighted_mean", "Natural",
+__all__ = ["Method", "register", "registered", "names", "get", "declared_settings", "finetune_methods", "weighted_mean", "Natural",
            "PGDAT", "TRADES", "FRL", "BaselineReweight", "GaussianNoise"]

@@ -21,8 +21,12 @@ method, because FRL's Reweight and Remargin change exactly these.
 A method is one file in this package: a subclass decorated with :func:`register`, which says
 its ``name`` (the ``--method`` value), the attack loss it trains against (``attack_loss``: "ce",
 "kl" or None), whether it fine-tunes a pretrained model (``finetunes``: needs ``--init``), which
-split its controller reads (``controller_split``), and how it is made from a config
-(``from_config``). The package finds the file; nothing else needs editing.
+split its controller reads (``controller_split``), the settings it declares (``declares``: each a
+:class:`~deep.settings.Setting`, which becomes a ``TrainConfig`` attribute, a TOML key and an
+``frl train`` flag), the settings it reads (``settings``, its own and shared ones such as ``beta``),
+the checks that need the whole config (:meth:`Method.check_config`), and how it is made from a
+config (:meth:`Method.from_config`). The package finds the file; nothing else needs editing
+(``tests/test_method_contract.py`` registers a method from a test file to show it).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from __future__ import annotations
 import torch
 
 from ..attacks import PGD
+from ..choices import EPS_DIV
 from ..distributed import unwrap_ddp
 
 __all__ = ["Method", "ClassSums", "weighted_mean", "register", "registered"]
@@ -40,7 +45,7 @@ _REGISTRY: dict = {}
 def weighted_mean(per_sample: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """sum_i w_i l_i / sum_i w_i: equals the plain mean when all weights are equal."""
     w = weights.to(per_sample.dtype)
-    return (per_sample * w).sum() / w.sum().clamp_min(1e-12)
+    return (per_sample * w).sum() / w.sum().clamp_min(EPS_DIV)
 
 
 class ClassSums:
@@ -100,7 +105,17 @@ class Method:
     controller_split = "val"  # the split whose class-wise errors on_epoch_start reads: "val" or "train"
     needs_initial_validation = False  # evaluate before the first epoch (for the controller)
     reads_validation = False  # the controller needs the validation split (--val-per-class >= 1)
-    settings: tuple = ()  # the TrainConfig settings of this method alone (what from_config reads beyond eps)
+    declares: tuple = ()  # the Settings this method adds to TrainConfig (deep.settings.Setting)
+    settings: tuple = ()  # the names of the settings from_config reads beyond eps (declared here or elsewhere)
+
+    @classmethod
+    def resolve_settings(cls, cfg) -> None:
+        """Fill declared settings left None whose default depends on other settings (FRL's variant).
+        Called for every registered method on every config, before :meth:`check_config`."""
+
+    @classmethod
+    def check_config(cls, cfg) -> None:
+        """ConfigError for settings that contradict each other under this method (the config's method)."""
 
     @classmethod
     def attack_loss_for(cls, cfg) -> str | None:

@@ -35,7 +35,9 @@ import torch
 import torch.nn.functional as F
 
 from .base import ClassSums, Method, register
-from .trades import kl_per_sample
+from ..errors import ConfigError
+from ..settings import FRACTION, GE0, GE1, Setting
+from .loss_choice import BASE_LOSS, attack_loss_of, check_loss, kl_per_sample
 
 __all__ = ["CFA", "cfa_margins", "cfa_betas", "average_weights"]
 
@@ -76,11 +78,29 @@ class CFA(Method):
     order = 10
     attack_loss = "kl"
     reads_validation = True  # FAWA's gate reads the worst class's validation robust accuracy
+    declares = (
+        BASE_LOSS,
+        Setting("cfa_lambda1", 0.5, "CFA: margin eps_k = (lambda1 + r_k) eps, r_k the class's training robust "
+                "accuracy (default 0.5)", "number", check=GE0),
+        Setting("cfa_lambda2", 0.5, "CFA: regularisation beta_k = (lambda2 + r_k) beta / (1 + (lambda2 + r_k) "
+                "beta) (default 0.5)", "number", check=GE0),
+        Setting("cfa_begin", 10, "CFA: the first epoch (0-based) trained with calibrated margins and "
+                "regularisation (default 10)", "whole", check=GE1),
+        Setting("cfa_decay", 0.88, "CFA: decay of the fairness-aware weight average, per epoch (default 0.88)",
+                "number", check=FRACTION),
+        Setting("cfa_threshold", 0.24, "CFA: the weight average takes an epoch's weights only when the worst "
+                "class's validation robust accuracy reaches this (default 0.24)", "number", check=GE0))
     settings = ("beta", "base_loss", "cfa_lambda1", "cfa_lambda2", "cfa_begin", "cfa_decay", "cfa_threshold")
 
     @classmethod
+    def check_config(cls, cfg):
+        if cfg.cfa_begin >= cfg.epochs:  # the method would silently be its base loss
+            raise ConfigError(f"cfa_begin == {cfg.cfa_begin} with epochs == {cfg.epochs}: CFA would never calibrate "
+                              f"(it would be its base loss); use cfa_begin < epochs")
+
+    @classmethod
     def attack_loss_for(cls, cfg):
-        return "ce" if cfg.base_loss == "pgd_at" else "kl"
+        return attack_loss_of(cfg.base_loss)
 
     @classmethod
     def from_config(cls, cfg, num_classes, attack):
@@ -92,8 +112,7 @@ class CFA(Method):
     def __init__(self, num_classes, eps=0.0, attack=None, base="trades", beta=6.0, lam1=0.5, lam2=0.5, begin=10,
                  decay=0.88, threshold=0.24):
         super().__init__(num_classes, eps, attack)
-        if base not in ("trades", "pgd_at"):
-            raise ValueError(f"base_loss == {base!r}, must be trades or pgd_at")
+        check_loss(base)
         for name, value, ok in (("beta", beta, beta >= 0), ("cfa_lambda1", lam1, lam1 >= 0),
                                 ("cfa_lambda2", lam2, lam2 >= 0), ("cfa_begin", begin, begin >= 1),
                                 ("cfa_decay", decay, 0 <= decay < 1), ("cfa_threshold", threshold, threshold >= 0)):

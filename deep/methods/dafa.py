@@ -32,7 +32,10 @@ import torch
 import torch.nn.functional as F
 
 from .base import ClassSums, register
-from .trades import TRADES, kl_per_sample
+from ..errors import ConfigError
+from ..settings import GE0, GE1, Setting
+from .loss_choice import BASE_LOSS, attack_loss_of, check_loss, kl_per_sample
+from .trades import TRADES
 
 __all__ = ["DAFA", "dafa_weights", "class_similarity"]
 
@@ -63,7 +66,19 @@ class DAFA(TRADES):
     name = "dafa"
     order = 9
     attack_loss = "kl"
+    declares = (BASE_LOSS,
+                Setting("dafa_warmup", 70, "DAFA: the epoch (1-based) whose adversarial outputs set the class weights "
+                        "(default 70, of the reference's 110)", "whole", check=GE1),
+                Setting("dafa_lambda", 1.0, "DAFA: scale lambda of the class weights (default 1.0 for CIFAR-10)",
+                        "number", check=GE0))
     settings = ("beta", "base_loss", "dafa_warmup", "dafa_lambda")
+
+    @classmethod
+    def check_config(cls, cfg):
+        if cfg.dafa_warmup >= cfg.epochs:  # the method would silently be its base loss
+            raise ConfigError(f"dafa_warmup == {cfg.dafa_warmup} with epochs == {cfg.epochs}: DAFA's weights are set "
+                              f"after the warm-up epoch, so no epoch would train with them (it would be its base "
+                              f"loss); use dafa_warmup < epochs")
 
     def __init__(self, num_classes, eps=0.0, attack=None, beta=6.0, warmup=70, lam=1.0, base="trades"):
         super().__init__(num_classes, eps, attack, beta=beta)
@@ -71,9 +86,7 @@ class DAFA(TRADES):
             raise ValueError(f"dafa_warmup == {warmup}, must be a whole number >= 1")
         if not lam >= 0:
             raise ValueError(f"dafa_lambda == {lam}, must be >= 0")
-        if base not in ("trades", "pgd_at"):
-            raise ValueError(f"base_loss == {base!r}, must be trades or pgd_at")
-        self.warmup, self.lam, self.base = int(warmup), float(lam), base
+        self.warmup, self.lam, self.base = int(warmup), float(lam), check_loss(base)
         k = self.num_classes
         self.weights = torch.ones(k, dtype=torch.float64)
         self.prob_sum = torch.zeros(k, k, dtype=torch.float64)
@@ -83,7 +96,7 @@ class DAFA(TRADES):
 
     @classmethod
     def attack_loss_for(cls, cfg):
-        return "ce" if cfg.base_loss == "pgd_at" else "kl"
+        return attack_loss_of(cfg.base_loss)
 
     @classmethod
     def from_config(cls, cfg, num_classes, attack):

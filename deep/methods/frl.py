@@ -55,9 +55,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .base import register
+from ..choices import Loss, RemarginRule
+from ..settings import GE0, GT0, Setting
+from .base import Method, register
+from .loss_choice import attack_loss_of, check_loss, robust_per_sample, two_terms
 from .pgd_at import PGDAT
-from .trades import TRADES, kl_per_sample
 
 __all__ = [
     "violations",
@@ -77,6 +79,45 @@ __all__ = [
 ]
 
 VARIANTS = ("paper", "authors")
+DECAY_EVERY = 40  # Section 5.1: FRL's fine-tuning decays the lr (and alpha) x0.1 every 40 epochs
+
+_FT = "FRL and Baseline Reweight (fine-tuning from --init)"  # the --help section of these settings
+
+# FRL's settings left unset (None below): the paper's values (tau 0.05, alpha2 0.05), our default loss and
+# boundary error; --frl-variant authors takes AUTHORS_PRESET's instead (FRL.resolve_settings)
+DEFAULTS = dict(tau1=0.05, tau2=0.05, alpha2=0.05, bndy_metric="per_sample", frl_loss=Loss.PGD_AT.value)
+
+SETTINGS = (
+    Setting("tau1", None, "standard-error constraint tau1 > 0 (default 0.05; the authors' variant: 0.1 RW, 0.07 "
+            "RW+RM)", "number", check=GT0, group=_FT),
+    Setting("tau2", None, "boundary-error constraint tau2 > 0 (default 0.05; the authors' variant: 0.1 RW, 0.07 "
+            "RW+RM)", "number", check=GT0, group=_FT),
+    Setting("alpha1", 0.05, "multiplier step alpha1 >= 0 (default 0.05)", "number", check=GE0, group=_FT),
+    Setting("alpha2", None, "multiplier / margin step alpha2 >= 0 (default 0.05; the authors' RW+RM: 0.2)",
+            "number", check=GE0, group=_FT),
+    Setting("frl_variant", "paper", "update rules of the paper's text (default) or of the authors' released code; "
+            "authors also sets, where not given, their recipe: tau1 = tau2 = 0.1 (RW) / 0.07 (RW+RM), alpha2 0.2 "
+            "(RW+RM), frl_loss trades, bndy_metric accdiff, eval_steps 20 (the controller's PGD-20)", "choice",
+            choices=VARIANTS, group=_FT),
+    Setting("frl_beta", None, "weight of the boundary (KL) term (default 1 paper / 1.5 authors)", "number",
+            check=GE0, group=_FT),
+    Setting("phi_limit", 0.5, "cap on sum(phi) (authors' variant, baseline)", "number", check=GT0, group=_FT),
+    Setting("eps_cap", None, "largest per-class radius (default 2 eps paper, 3 eps authors)", "number", check=GT0,
+            group=_FT),
+    Setting("bndy_metric", None, "boundary error driving the multipliers: per_sample (default) or accdiff, clean "
+            "minus attacked accuracy (the authors' variant)", "choice", choices=("per_sample", "accdiff"),
+            group=_FT),
+    # "pgd_at" (clean CE + beta adversarial CE: the loss of the PGD-AT start; default, chosen by
+    # `frl ablation frl-loss`, docs/results.md) or "trades" (CE + beta KL, Section 4.1)
+    Setting("frl_loss", None, "FRL loss: pgd_at = clean CE + beta adversarial CE, the loss of the PGD-AT start "
+            "(default), trades = CE + beta KL (Section 4.1; the authors' variant)", "choice", choices=Loss.values(),
+            group=_FT),
+    # Remargin: "relative" (the constraint of Eq. 6/9 and Algorithm 1: R_bndy(f,i) - R_bndy(f) - tau2,
+    # eps_i never below eps; default) or "absolute" (Eq. 11 as printed, R_bndy(f,i) - tau2)
+    Setting("remargin_rule", "relative", "Remargin: relative = the constraint of Eq. 9 and Algorithm 1 "
+            "(R_bndy(f,i) - R_bndy(f) - tau2), eps_i >= eps (default); absolute = Eq. 11 as printed "
+            "(R_bndy(f,i) - tau2)", "choice", choices=RemarginRule.values(), group=_FT),
+)
 
 # The authors' recipe (hannxu123/fair_robust @ a80547d): what --frl-variant authors sets where a setting
 # is not given, per method, with the reference's file:line. The values it shares with our fine-tuning
@@ -185,12 +226,13 @@ def boundary_errors(val: dict, metric: str):
     return b.tolist(), float((b * n).sum() / n.sum())
 
 
-class FRL(TRADES):
+class FRL(Method):
     """FRL Reweight / Remargin / Reweight+Remargin; see the module docstring for the two variants.
 
-    The loss is TRADES' with its two class-weighted terms (FRL's Reweight sets both weights);
-    ``loss="pgd_at"`` swaps the KL of the robust term for the cross-entropy at the PGD point.
-    The three registered methods below fix ``reweight`` / ``remargin``.
+    The loss has TRADES' two class-weighted terms (FRL's Reweight sets both weights,
+    :func:`~deep.methods.loss_choice.two_terms`); ``loss="pgd_at"`` takes the cross-entropy at the
+    PGD point as the robust term instead of the KL. The three registered methods below fix
+    ``reweight`` / ``remargin``.
     """
 
     name = "frl"
@@ -198,16 +240,28 @@ class FRL(TRADES):
     needs_initial_validation = True
     reads_validation = True
     reweight_on, remargin_on = True, False  # what the registered subclass switches on
+    declares = SETTINGS
     settings = ("tau1", "tau2", "alpha1", "alpha2", "frl_variant", "frl_beta", "phi_limit", "eps_cap", "bndy_metric",
                 "frl_loss", "remargin_rule", "lr_step_every")
 
+    @classmethod
+    def resolve_settings(cls, cfg):
+        """FRL's settings left None: the authors' recipe (``frl_variant = "authors"``, for an FRL method), else
+        :data:`DEFAULTS` (for every method, so that every config.json holds them)."""
+        preset = authors_preset(cfg.method) if cfg.frl_variant == "authors" else {}
+        for name, value in {**DEFAULTS, **preset}.items():
+            if getattr(cfg, name) is None:
+                setattr(cfg, name, value)
+
     def __init__(self, num_classes, eps, attack, *, reweight=True, remargin=False, tau1=0.05, tau2=0.05,
                  alpha1=0.05, alpha2=0.05, variant="paper", beta=None, phi_limit=0.5, eps_cap=None,
-                 decay_every=40, bndy_metric="per_sample", loss="pgd_at", remargin_rule="relative"):
+                 decay_every=DECAY_EVERY, bndy_metric="per_sample", loss="pgd_at", remargin_rule="relative"):
         if variant not in VARIANTS:
             raise ValueError(f"variant == {variant!r}, must be one of {', '.join(VARIANTS)}")
-        super().__init__(num_classes, eps, attack, beta=beta if beta is not None else
-                         (1.0 if variant == "paper" else 1.5))
+        super().__init__(num_classes, eps, attack)
+        self.beta = float(beta if beta is not None else (1.0 if variant == "paper" else 1.5))
+        if not self.beta >= 0:
+            raise ValueError(f"beta == {beta}, must be >= 0")
         for name, v in (("tau1", tau1), ("tau2", tau2)):
             if not v > 0:
                 raise ValueError(f"{name} == {v}, must be > 0")
@@ -216,11 +270,9 @@ class FRL(TRADES):
                 raise ValueError(f"{name} == {v}, must be >= 0")
         if bndy_metric not in ("per_sample", "accdiff"):
             raise ValueError(f"bndy_metric == {bndy_metric!r}, must be per_sample or accdiff")
-        if loss not in ("trades", "pgd_at"):
-            raise ValueError(f"loss == {loss!r}, must be trades or pgd_at")
-        if remargin_rule not in ("absolute", "relative"):
-            raise ValueError(f"remargin_rule == {remargin_rule!r}, must be absolute or relative")
-        self.loss_form, self.remargin_rule = loss, remargin_rule
+        if remargin_rule not in RemarginRule.values():
+            raise ValueError(f"remargin_rule == {remargin_rule!r}, must be one of {', '.join(RemarginRule.values())}")
+        self.loss_form, self.remargin_rule = check_loss(loss, "loss"), remargin_rule
         self.reweight, self.remargin = bool(reweight), bool(remargin)
         self.name = "frl_" + "_".join(n for n, on in (("reweight", reweight), ("remargin", remargin)) if on)
         self.tau1, self.tau2 = float(tau1), float(tau2)
@@ -239,7 +291,7 @@ class FRL(TRADES):
 
     @classmethod
     def attack_loss_for(cls, cfg):
-        return "ce" if cfg.frl_loss == "pgd_at" else "kl"  # the PGD-AT loss is trained against a CE attack
+        return attack_loss_of(cfg.frl_loss)  # the PGD-AT loss is trained against a CE attack
 
     @classmethod
     def from_config(cls, cfg, num_classes, attack):
@@ -287,16 +339,17 @@ class FRL(TRADES):
                 self.lam, eps_c = remargin_authors(self.lam, bndy, bndy_avg, a2, self.tau2, self.eps)
                 self.eps_class = eps_c.clamp(max=self.eps_cap).float()
 
-    def boundary_loss(self, adv_logits, clean_logits, y):
-        if self.loss_form == "trades":
-            return kl_per_sample(adv_logits, clean_logits)
-        return F.cross_entropy(adv_logits, y, reduction="none")
-
     def loss(self, model, x, y):
         if self.variant == "authors":
             # one step size for the whole batch: the largest radius / 4
             self.attack.step_size = float(self.sample_eps(y).max()) / 4
-        return super().loss(model, x, y)
+        clean_logits, adv_logits = self.adversarial_forward(model, x, y)
+        return two_terms(F.cross_entropy(clean_logits, y, reduction="none"),
+                         robust_per_sample(self.loss_form, adv_logits, clean_logits, y), self.sample_weights(y),
+                         self.sample_weights(y, self.class_weights_bndy), self.beta)
+
+    def scale_boundary_weight(self, i, factor):
+        self.class_weights_bndy[i] *= factor
 
     def state_dict(self):
         return {**super().state_dict(), "class_weights_bndy": self.class_weights_bndy.clone(),

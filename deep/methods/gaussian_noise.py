@@ -5,6 +5,7 @@ in the reference), loss = class-weighted cross-entropy; certification is :mod:`d
 import torch
 import torch.nn.functional as F
 
+from ..settings import GT0, Setting
 from .base import Method, register, weighted_mean
 
 
@@ -12,6 +13,7 @@ from .base import Method, register, weighted_mean
 class GaussianNoise(Method):
     name = "gaussian_noise"
     order = 7
+    declares = (Setting("sigma", 0.25, "gaussian_noise: noise sigma (default 0.25)", "number", check=GT0),)
     settings = ("sigma",)
 
     @classmethod

@@ -10,13 +10,14 @@ carry separate per-class weights - ``class_weights`` on the natural term and
 import torch
 import torch.nn.functional as F
 
-from .base import Method, register, weighted_mean
+from ..settings import GE0, Setting
+from .base import Method, register
+from .loss_choice import kl_per_sample, two_terms
 
+__all__ = ["TRADES", "BETA", "kl_per_sample"]
 
-def kl_per_sample(adv_logits, clean_logits):
-    """KL(p_clean || p_adv) summed over classes, one value per sample (TRADES' robust term)."""
-    return F.kl_div(F.log_softmax(adv_logits.float(), 1), F.log_softmax(clean_logits.float(), 1),
-                    reduction="none", log_target=True).sum(1)
+# TRADES' weight of the robust term; WAT, DAFA and CFA (on TRADES) read it too
+BETA = Setting("beta", 6.0, "TRADES beta = 1/lambda (paper: 1 and 6; default 6)", "number", check=GE0)
 
 
 @register
@@ -24,6 +25,7 @@ class TRADES(Method):
     name = "trades"
     order = 2
     attack_loss = "kl"
+    declares = (BETA,)
     settings = ("beta",)
 
     def __init__(self, num_classes, eps=0.0, attack=None, beta=6.0):
@@ -43,10 +45,9 @@ class TRADES(Method):
 
     def loss(self, model, x, y):
         clean_logits, adv_logits = self.adversarial_forward(model, x, y)
-        nat = weighted_mean(F.cross_entropy(clean_logits, y, reduction="none"), self.sample_weights(y))
-        bndy = weighted_mean(self.boundary_loss(adv_logits, clean_logits, y),
-                             self.sample_weights(y, self.class_weights_bndy))
-        return nat + self.beta * bndy
+        return two_terms(F.cross_entropy(clean_logits, y, reduction="none"),
+                         self.boundary_loss(adv_logits, clean_logits, y), self.sample_weights(y),
+                         self.sample_weights(y, self.class_weights_bndy), self.beta)
 
     def scale_boundary_weight(self, i, factor):
         self.class_weights_bndy[i] *= factor

@@ -21,8 +21,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..settings import GT0, Setting
 from .base import register
-from .trades import TRADES, kl_per_sample
+from .loss_choice import kl_per_sample
+from .trades import TRADES
 
 __all__ = ["WAT", "hedge_weights", "class_costs"]
 
@@ -52,6 +54,8 @@ class WAT(TRADES):
     order = 8
     attack_loss = "kl"
     reads_validation = True
+    declares = (Setting("wat_eta", 0.1, "WAT: step size eta of the Hedge weights over class-wise validation losses "
+                        "(default 0.1, Li & Liu 2023)", "number", check=GT0),)
     settings = ("beta", "wat_eta")
 
     def __init__(self, num_classes, eps=0.0, attack=None, beta=6.0, eta=0.1):

@@ -23,6 +23,8 @@ import math
 import time
 from pathlib import Path
 
+from deep.choices import DEFAULT_EVAL_STEPS
+
 from ..errors import UserError
 from ..parsing import number, path, whole
 
@@ -151,13 +153,13 @@ def _evaluate(run_dir, args):
     rd = RunDir(run_dir)
     res = rd.read_eval()
     if res is None or not is_pipeline_score(res, config_from_dict(rd.read_config(), where=str(rd.config_path))):
-        _, res = evaluate_and_save(run_dir, steps=20, device=args.device, data_dir=args.data_dir)
+        _, res = evaluate_and_save(run_dir, steps=DEFAULT_EVAL_STEPS, device=args.device, data_dir=args.data_dir)
     return res
 
 
 def _flags(argv, flag) -> dict:
     """The settings that ``--train-arg`` / ``--start-arg`` items spell as ``frl train`` flags."""
-    from deep.config import settings_from_flags
+    from ..train_flags import settings_from_flags
     from deep.errors import ConfigError
 
     try:

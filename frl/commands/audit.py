@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from deep.choices import Norm
+
 from ..errors import UserError
 from ..parsing import number, path, whole
 
@@ -32,7 +34,7 @@ def register(sub) -> None:
     p.add_argument("--steps", type=whole, default=20, help="PGD steps (default 20)")
     p.add_argument("--eps", type=number, default=None, help="attack radius (default 8/255 on cifar10)")
     p.add_argument("--step-size", type=number, default=None, help="PGD step size (default eps/4)")
-    p.add_argument("--norm", choices=("linf", "l2"), default="linf", help="threat model (default linf)")
+    p.add_argument("--norm", choices=Norm.values(), default="linf", help="threat model (default linf)")
     p.add_argument("--limit", type=whole, default=None, help="N test examples spread evenly over the classes")
     p.add_argument("--batch-size", type=whole, default=500, help="evaluation batch size (default 500)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from deep.choices import DEFAULT_EVAL_STEPS
 from deep.run_dir import SIX as METRICS
 
 from ..errors import UserError
@@ -69,7 +70,7 @@ def run_demo(out: Path, seed=0, pretrain_epochs=15, frl_epochs=10, methods=FULL,
                               init=str(pre.path), out=str(out / m)), log=log)
     summary, classwise = {}, {}
     for name in ("pgd_at", *methods):
-        _, res = evaluate_and_save(out / name, steps=20)
+        _, res = evaluate_and_save(out / name, steps=DEFAULT_EVAL_STEPS)
         summary[name] = six_numbers(res)
         classwise[name] = res
     group = RunDir(out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from deep.choices import Norm
 from deep.run_dir import RunDir
 
 from ..parsing import number, path, whole
@@ -22,7 +23,7 @@ def register(sub) -> None:
     p.add_argument("--steps", type=whole, default=20, help="PGD steps (default 20)")
     p.add_argument("--eps", type=number, default=None, help="attack radius (default: the run's eps)")
     p.add_argument("--step-size", type=number, default=None, help="PGD step size (default eps/4)")
-    p.add_argument("--norm", choices=("linf", "l2"), default=None, help="attack norm (default: the run's)")
+    p.add_argument("--norm", choices=Norm.values(), default=None, help="attack norm (default: the run's)")
     p.add_argument("--split", choices=("test", "val"), default="test", help="which split (default test)")
     p.add_argument("--batch-size", type=whole, default=500, help="evaluation batch size (default 500)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: the run's device if available, else cpu)")
