@@ -81,6 +81,21 @@ def predict(model, x, sigma, n, alpha, num_classes, batch_size=1000, generator=N
     return -1
 
 
+def _classwise(y, correct, radii, radius, smoothed, num_classes):
+    """Per class: certified standard and robust error, PREDICT's error (if ``smoothed``) and the count; a class
+    without examples has no error (None), left out of the worst."""
+    std_err, rob_err, pred_err, n_per = [], [], [], []
+    for c in range(num_classes):
+        sel = y == c
+        m = int(sel.sum())
+        n_per.append(m)
+        std_err.append(float(1 - (correct[sel] & (radii[sel] >= 0)).sum() / m) if m else None)
+        rob_err.append(float(1 - (correct[sel] & (radii[sel] >= radius)).sum() / m) if m else None)
+        if smoothed is not None:
+            pred_err.append(float((smoothed[sel] != c).sum() / m) if m else None)
+    return std_err, rob_err, pred_err, n_per
+
+
 def certify_dataset(model, x_all, y_all, sigma, radius, n, n0, alpha, num_classes, batch_size=1000, seed=0,
                     class_names=None, progress=None, with_predict=False) -> dict:
     """CERTIFY (and, if asked, PREDICT) every example; class-wise certified standard / robust errors at ``radius``."""
@@ -103,17 +118,9 @@ def certify_dataset(model, x_all, y_all, sigma, radius, n, n0, alpha, num_classe
     preds, radii = np.asarray(preds), np.asarray(radii)
     smoothed = np.asarray(smoothed) if with_predict else None
     correct = preds == y
-    std_err, rob_err, pred_err, n_per = [], [], [], []
     if len(y) == 0:
         raise ConfigError("the split is empty: there is no example to certify")
-    for c in range(num_classes):  # a class without examples has no error: None, left out of the worst
-        sel = y == c
-        m = int(sel.sum())
-        n_per.append(m)
-        std_err.append(float(1 - (correct[sel] & (radii[sel] >= 0)).sum() / m) if m else None)
-        rob_err.append(float(1 - (correct[sel] & (radii[sel] >= radius)).sum() / m) if m else None)
-        if with_predict:
-            pred_err.append(float((smoothed[sel] != c).sum() / m) if m else None)
+    std_err, rob_err, pred_err, n_per = _classwise(y, correct, radii, radius, smoothed, num_classes)
     total = len(y)
     return {
         "sigma": sigma, "radius": radius, "n": n, "n0": n0, "alpha": alpha, "seed": seed,

@@ -18,7 +18,8 @@ import math
 from .errors import ConfigError
 
 __all__ = ["Choice", "Norm", "Loss", "Checkpoint", "DatasetName", "ModelName", "LrSchedule", "RemarginRule",
-           "MAX_RADIUS", "check_radius", "EPS_DIV", "DEFAULT_EVAL_STEPS"]
+           "MAX_RADIUS", "check_radius", "EPS_DIV", "DEFAULT_EVAL_STEPS",
+           "FRL_DECAY_EVERY"]
 
 
 class Choice(str, enum.Enum):
@@ -89,6 +90,8 @@ MAX_RADIUS = {Norm.LINF: 1.0, Norm.L2: 1e4}
 EPS_DIV = 1e-12
 # the PGD steps of every final evaluation (the paper's Table 2: PGD-20)
 DEFAULT_EVAL_STEPS = 20
+# Section 5.1: FRL's fine-tuning decays the lr (and alpha) x0.1 every 40 epochs (``lr_step_every``)
+FRL_DECAY_EVERY = 40
 
 
 def check_radius(eps: float, norm: str, name: str = "eps") -> float:

@@ -1,7 +1,7 @@
 """The fast path: which speed tricks a run uses, by device and model, and the eval module they give.
 
 A trick is on by default only where it was measured to help (``benchmarks/cpu_fast_path.py`` on
-CPU, ``benchmarks/epoch_time.py`` on CUDA); the README's CPU section has the numbers. The tricks:
+CPU, ``benchmarks/epoch_time.py`` on CUDA); docs/speed.md and docs/results.md have the numbers. The tricks:
 
 * ``bf16``: bf16 autocast of the training step (attack included); no loss scaling is needed. On
   CUDA: tensor cores. On a CPU with AVX-512 BF16 (or AMX): oneDNN's bf16 convolutions. A CPU without
@@ -58,7 +58,7 @@ CUDA_DEFAULT = FastPath(bf16=True, channels_last=True, fused_sgd=True, compile=T
 CPU_FORCED = FastPath(bf16=True, channels_last=True, eval_folded=True)  # --fast on a CPU, for any model
 
 # Measured on 2 idle cores of an AMD EPYC with AVX-512 BF16 (torch 2.14.1; benchmarks/cpu_fast_path.py,
-# rows in benchmarks/results/cpu_fast_path.json, the README's CPU section). Models not listed keep the
+# rows in benchmarks/results/cpu_fast_path.json, docs/results.md). Models not listed keep the
 # plain fp32 path on a CPU: small_cnn (digits, batch 16) gained 1.16x and 1.31x in two runs, an
 # overhead-bound step whose fp32 rate itself varied 1.5x, not worth changing every digits result;
 # the ResNets were not measured there (a PreAct-ResNet18 PGD-10 epoch takes over an hour on two cores).

@@ -236,7 +236,7 @@ def _model_epoch(rd: RunDir, which: str) -> int | None:
 def is_pipeline_score(res: dict, cfg: TrainConfig) -> bool:
     """``res`` is what the pipeline scores: PGD-20 at the run's radius and norm, the default step, seed 0."""
     attack = res.get("attack", {})
-    want = {"name": "pgd", "norm": cfg.norm, "eps": cfg.eps, "steps": 20,
+    want = {"name": "pgd", "norm": cfg.norm, "eps": cfg.eps, "steps": DEFAULT_EVAL_STEPS,
             "step_size": default_eval_step(cfg.eps, cfg.norm), "seed": 0}
     return all(attack.get(k) == v for k, v in want.items()) and res.get("split", "test") == "test"
 
@@ -401,6 +401,26 @@ def _check_before_training(cfg: dict, runs, path, overrides, seeds) -> None:
                                   f"--runs")
 
 
+def _check_run_table(cfg: dict, path, seeds, overrides) -> tuple:
+    """([run] compare, [run] summary, the stage names), checked with --seeds and --train-set; ConfigError."""
+    if seeds is not None:
+        if not seeds or any(not isinstance(n, int) or not 0 <= n < SEED_LIMIT for n in seeds) or \
+                len(set(seeds)) != len(seeds):
+            raise ConfigError(f"--seeds {' '.join(map(str, seeds))}: distinct whole numbers in [0, 2**63) (torch's "
+                              f"seeds) are required")
+        if "seed" in (overrides or {}):
+            raise ConfigError("--train-set seed=... and --seeds: give the seeds with --seeds only")
+    names = [s["name"] for s in cfg.get("stage", [])]
+    picked = []
+    for key in ("compare", "summary"):
+        stage = cfg["run"].get(key)
+        if stage is not None and stage not in names:
+            raise ConfigError(f"{path}: [run] {key} = {stage!r} must name one of its stages "
+                              f"({', '.join(names) or 'none'})")
+        picked.append(stage)
+    return picked[0], picked[1], names
+
+
 def run_pipeline(path, runs="runs", device=None, data_dir=None, download=False, overrides=None,
                  log=print, markdown=None, seeds=None, compare=None, summarise=None) -> dict:
     """Every run or stage of a TOML file, in order; returns {stage name: eval dict} (of the last seed).
@@ -416,20 +436,7 @@ def run_pipeline(path, runs="runs", device=None, data_dir=None, download=False, 
     (the command line passes :func:`figures.seeds.write_seeds_summary`), it is called after every seed.
     """
     cfg = load_pipeline(path)
-    if seeds is not None:
-        if not seeds or any(not isinstance(n, int) or not 0 <= n < SEED_LIMIT for n in seeds) or \
-                len(set(seeds)) != len(seeds):
-            raise ConfigError(f"--seeds {' '.join(map(str, seeds))}: distinct whole numbers in [0, 2**63) (torch's "
-                              f"seeds) are required")
-        if "seed" in (overrides or {}):
-            raise ConfigError("--train-set seed=... and --seeds: give the seeds with --seeds only")
-    base = cfg["run"].get("compare")
-    names = [s["name"] for s in cfg.get("stage", [])]
-    if base is not None and base not in names:
-        raise ConfigError(f"{path}: [run] compare = {base!r} must name one of its stages ({', '.join(names) or 'none'})")
-    start = cfg["run"].get("summary")
-    if start is not None and start not in names:
-        raise ConfigError(f"{path}: [run] summary = {start!r} must name one of its stages ({', '.join(names) or 'none'})")
+    base, start, names = _check_run_table(cfg, path, seeds, overrides)
     _check_before_training(cfg, runs, path, overrides, seeds)
     if start is not None and seeds is None:
         log(f"note: [run] summary = {start!r} summarises runs over seeds; without --seeds the summary is the "

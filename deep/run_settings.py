@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import math
 
-from .choices import Checkpoint, DatasetName, LrSchedule, ModelName, Norm
+from .choices import FRL_DECAY_EVERY, Checkpoint, DatasetName, LrSchedule, ModelName, Norm
 from .settings import FRACTION, GE0, GE1, GT0, Setting
 
 __all__ = ["COMMON", "DATASET_DEFAULTS", "FINETUNE_DEFAULTS", "TRAINING_EVAL_STEPS", "SEED_LIMIT",
@@ -25,7 +25,7 @@ _IMAGES = dict(epochs=200, lr=0.1, batch_size=128, eps=8 / 255, val_per_class=30
 DATASET_DEFAULTS = {"cifar10": _IMAGES, "svhn": _IMAGES, "imagefolder": _IMAGES,
                     "digits": dict(epochs=20, lr=0.1, batch_size=16, eps=0.2, val_per_class=30, lr_step_every=0)}
 # Fine-tuning (FRL, Baseline Reweight) defaults: Section 5.1, 40 epochs per stage at lr 1e-3, x0.1 every 40.
-FINETUNE_DEFAULTS = dict(epochs=40, lr=1e-3, lr_step_every=40)
+FINETUNE_DEFAULTS = dict(epochs=40, lr=1e-3, lr_step_every=FRL_DECAY_EVERY)
 TRAINING_EVAL_STEPS = 10  # PGD-10 for the per-epoch validation (what FRL's controller reads)
 SEED_LIMIT = 2 ** 63  # torch.manual_seed takes 64-bit seeds; the probe split uses seed + 1
 

@@ -16,7 +16,8 @@ import numpy as np
 from . import style
 from .results import summary_of_eval
 
-__all__ = ["SIX", "six_numbers", "mean_std", "aggregate_arms", "frl_loss_markdown", "draw_frl_loss_curves"]
+__all__ = ["SIX", "six_numbers", "mean_std", "aggregate_arms", "frl_loss_markdown", "draw_frl_loss_curves",
+           "frl_loss_result", "write_frl_loss"]
 
 SIX = ("avg_std", "worst_std", "avg_bndy", "worst_bndy", "avg_rob", "worst_rob")
 SIX_LABELS = ("avg std", "worst std", "avg bndy", "worst bndy", "avg rob", "worst rob")
@@ -103,3 +104,34 @@ def draw_frl_loss_curves(curves: dict, labels: dict | None = None):
         fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, frameon=False)
         fig.tight_layout()
     return fig
+
+
+def frl_loss_result(per_seed: dict, curves: dict, labels: dict, design: dict) -> dict:
+    """The ablation's result: ``design`` (its settings), the arms aggregated over seeds and the mean curves."""
+    agg = aggregate_arms(per_seed, labels)
+    mean_curves = {a: {"epoch": c[0]["epoch"],
+                       **{k: np.mean([ci[k] for ci in c], axis=0).tolist() for k in ("avg_rob", "worst_rob")}}
+                   for a, c in curves.items()}
+    return {**design, **agg, "val_curves": mean_curves}
+
+
+def write_frl_loss(out, result: dict, labels: dict, title: str) -> str:
+    """frl_loss.json, frl_loss.md and frl_loss_curves.png / .pdf in ``out``, as one set (all replaced, or on a
+    failure such as a full disk all kept as they were); returns the Markdown table."""
+    import json
+    from pathlib import Path
+
+    from deep.atomic_files import replace_together
+    from deep.run_dir import RunDir
+
+    out = Path(out)
+    md = frl_loss_markdown(result, title)
+    fig = draw_frl_loss_curves(result["val_curves"], labels)
+    try:
+        replace_together({out / RunDir.FRL_LOSS: lambda tmp: tmp.write_text(json.dumps(result, indent=2)),
+                          out / RunDir.FRL_LOSS_MD: lambda tmp: tmp.write_text(md),
+                          **{out / f"frl_loss_curves.{ext}": (lambda tmp, ext=ext: style.save_as(fig, tmp, ext))
+                             for ext in ("png", "pdf")}})
+    finally:
+        style.close(fig)
+    return md

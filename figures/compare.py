@@ -26,7 +26,7 @@ from . import style
 from .intervals import paired_change, result_intervals, significance
 from .results import MissingResults, paper_numbers
 
-__all__ = ["compare_runs", "rho", "compare_markdown", "draw_compare", "published_key", "reproductions",
+__all__ = ["compare_runs", "save_compare", "rho", "compare_markdown", "draw_compare", "published_key", "reproductions",
            "reproductions_markdown"]
 
 KEYS = ("clean_avg", "clean_worst", "rob_avg", "rob_worst")
@@ -339,3 +339,27 @@ def draw_compare(res: dict):
         ax.legend(frameon=False, fontsize=6.5, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.12))
         fig.tight_layout()
     return fig
+
+
+def save_compare(out, res: dict) -> str:
+    """compare.json, compare.md and compare.png / .pdf in ``out`` as one set (all replaced, or on a failure such
+    as a full disk all kept as they were; RunDirError naming the file); returns the Markdown table."""
+    import json
+    from pathlib import Path
+
+    from deep.atomic_files import replace_together
+    from deep.run_dir import RunDir
+
+    from . import style
+
+    out = Path(out)
+    md = compare_markdown(res)
+    fig = draw_compare(res)
+    try:
+        replace_together({out / RunDir.COMPARE: lambda tmp: tmp.write_text(json.dumps(res, indent=2)),
+                          out / RunDir.COMPARE_MD: lambda tmp: tmp.write_text(md),
+                          **{out / f"compare.{ext}": (lambda tmp, ext=ext: style.save_as(fig, tmp, ext))
+                             for ext in ("png", "pdf")}})
+    finally:
+        style.close(fig)
+    return md

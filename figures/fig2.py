@@ -72,6 +72,19 @@ def _error_rows(res):
     return rows
 
 
+def _zoom(ax, res: dict, kind: str, extent, centre: float, half: float) -> None:
+    """An inset of ``ax`` on the square of half-width ``half`` around ``centre``, where the boundaries separate."""
+    zoom = ax.inset_axes([0.1, 0.6, 0.36, 0.36])
+    _scatter(zoom, res["samples"])
+    _boundaries(zoom, res, kind, extent, label=False)
+    zoom.set_xlim(centre - half, centre + half)
+    zoom.set_ylim(centre - half, centre + half)
+    zoom.set_aspect("equal")
+    zoom.tick_params(labelsize=5, length=2, pad=1)
+    zoom.set_title(f"zoom ×{(extent[1] - extent[0]) / (2 * half):.0f}", fontsize=6, pad=2)
+    ax.indicate_inset_zoom(zoom, edgecolor="0.4")
+
+
 def draw_fig2(res: dict):
     """Return the Figure 2 matplotlib figure drawn from ``res``; nothing is trained here.
 
@@ -96,15 +109,7 @@ def draw_fig2(res: dict):
             ax.set_aspect("equal")
             ax.set_xlabel("$x_1$")
             ax.set_ylabel("$x_2$")
-            zoom = ax.inset_axes([0.1, 0.6, 0.36, 0.36])
-            _scatter(zoom, res["samples"])
-            _boundaries(zoom, res, kind, extent, label=False)
-            zoom.set_xlim(centre - half, centre + half)
-            zoom.set_ylim(centre - half, centre + half)
-            zoom.set_aspect("equal")
-            zoom.tick_params(labelsize=5, length=2, pad=1)
-            zoom.set_title(f"zoom ×{(extent[1] - extent[0]) / (2 * half):.0f}", fontsize=6, pad=2)
-            ax.indicate_inset_zoom(zoom, edgecolor="0.4")
+            _zoom(ax, res, kind, extent, centre, half)
         # one legend for both panels, in its own row: it never covers the boundaries
         legend_ax = fig.add_subplot(grid[1, :])
         legend_ax.axis("off")

@@ -5,7 +5,7 @@ returns a boolean array. Comparisons are made on the probit scale (or, for
 differences of errors, in log space), so they stay exact where the error rates
 underflow to 0 in double precision.
 
-Where the paper's claims hold (derivations in the README and docstrings):
+Where the paper's claims hold (derivations in docs/theory.md and the docstrings):
 
 =================================  =====================================================
 claim                              regime

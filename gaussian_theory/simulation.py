@@ -268,6 +268,38 @@ def _decision_grid(model, extent, size):
 # --- the whole Figure 2 ------------------------------------------------------------------
 
 
+def _linear_entry(w, b, setting: Fig2Setting) -> dict:
+    """A linear classifier's w, b and exact class-wise standard and robust errors."""
+    theta, sigma, K = setting.theta, setting.sigma, setting.K
+    return {"w": [float(v) for v in w], "b": float(b),
+            "std_error": class_errors(w, b, theta, sigma, K).tolist(),
+            "rob_error": class_errors(w, b, theta, sigma, K, eps=setting.eps).tolist()}
+
+
+def _mlp_entry(name, eps, x, y, setting: Fig2Setting, config: Fig2Config, say):
+    """An MLP trained at radius ``eps``: (its Monte Carlo class-wise errors, its decision grid)."""
+    say(f"{name}: training")
+    model = train_mlp(x, y, eps=eps, hidden=config.hidden, steps=config.mlp_steps, lr=config.mlp_lr,
+                      attack_steps=config.train_attack_steps, seed=config.seed)
+    say(f"{name}: evaluating on {config.n_eval:,} points per class")
+    errors = mlp_class_errors(model, setting, n=config.n_eval, seed=config.seed + 1,
+                              attack_steps=config.eval_attack_steps, restarts=config.restarts)
+    return errors, _decision_grid(model, config.extent, config.grid)
+
+
+def _theory(setting: Fig2Setting) -> dict:
+    """Theorems 1 and 2 at Figure 2's setting: b_nat, b_rob and the class-wise errors of f_nat and f_rob."""
+    d, K, sigma, eta, eps = setting.d, setting.K, setting.sigma, setting.eta, setting.eps
+    return {
+        "b_nat": float(b_nat(d, K, sigma, eta)),
+        "b_rob": float(b_rob(d, K, sigma, eta, eps)),
+        "f_nat": {"std_error": R_nat_f_nat(d, K, sigma, eta).tolist(),
+                  "rob_error": R_rob_f_nat(d, K, sigma, eta, eps).tolist()},
+        "f_rob": {"std_error": R_nat_f_rob(d, K, sigma, eta, eps).tolist(),
+                  "rob_error": R_rob_f_rob(d, K, sigma, eta, eps).tolist()},
+    }
+
+
 def run_fig2(setting: Fig2Setting | None = None, config: Fig2Config | None = None, progress=None) -> dict:
     """Run the Figure 2 simulation and return its results (the ``fig2.json`` shape).
 
@@ -285,12 +317,7 @@ def run_fig2(setting: Fig2Setting | None = None, config: Fig2Config | None = Non
     rng = np.random.default_rng(config.seed)
 
     def linear_entry(w, b):
-        return {
-            "w": [float(v) for v in w],
-            "b": float(b),
-            "std_error": class_errors(w, b, theta, sigma, K).tolist(),
-            "rob_error": class_errors(w, b, theta, sigma, K, eps=eps).tolist(),
-        }
+        return _linear_entry(w, b, setting)
 
     models = {}
     say("logistic regression (natural, adversarial)")
@@ -301,36 +328,19 @@ def run_fig2(setting: Fig2Setting | None = None, config: Fig2Config | None = Non
     x_mlp, y_mlp = sample_mixture(config.n_mlp, theta, sigma, K, rng)
     grids = {}
     for name, e in (("mlp_natural", 0.0), ("mlp_adversarial", eps)):
-        say(f"{name}: training")
-        model = train_mlp(x_mlp, y_mlp, eps=e, hidden=config.hidden, steps=config.mlp_steps, lr=config.mlp_lr,
-                          attack_steps=config.train_attack_steps, seed=config.seed)
-        say(f"{name}: evaluating on {config.n_eval:,} points per class")
-        models[name] = mlp_class_errors(model, setting, n=config.n_eval, seed=config.seed + 1,
-                                        attack_steps=config.eval_attack_steps, restarts=config.restarts)
-        grids[name] = _decision_grid(model, config.extent, config.grid)
+        models[name], grids[name] = _mlp_entry(name, e, x_mlp, y_mlp, setting, config, say)
 
-    d, eta = setting.d, setting.eta
-    theory = {
-        "b_nat": float(b_nat(d, K, sigma, eta)),
-        "b_rob": float(b_rob(d, K, sigma, eta, eps)),
-        "f_nat": {"std_error": R_nat_f_nat(d, K, sigma, eta).tolist(),
-                  "rob_error": R_rob_f_nat(d, K, sigma, eta, eps).tolist()},
-        "f_rob": {"std_error": R_nat_f_rob(d, K, sigma, eta, eps).tolist(),
-                  "rob_error": R_rob_f_rob(d, K, sigma, eta, eps).tolist()},
-    }
     population = {
         "lr_natural": linear_entry(*population_logistic(setting)),
         "lr_adversarial": linear_entry(*population_logistic(setting, eps)),
     }
     show = config.n_show
     samples = {"class_-1": x_mlp[:show].round(4).tolist(), "class_+1": x_mlp[config.n_mlp:config.n_mlp + show].round(4).tolist()}
-    cfg = asdict(config)
-    cfg["hidden"] = list(config.hidden)
-    cfg["extent"] = list(config.extent)
+    cfg = {**asdict(config), "hidden": list(config.hidden), "extent": list(config.extent)}
     return {
         "setting": asdict(setting),
         "config": cfg,
-        "theory": theory,
+        "theory": _theory(setting),
         "population": population,
         "models": models,
         "samples": samples,

@@ -94,14 +94,43 @@ def test_the_library_never_imports_the_command_line():
     assert {m: t for m, t in offenders.items() if t} == {}
 
 
-def test_the_loop_stays_small_and_no_function_in_deep_is_long():
-    assert len((ROOT / "deep" / "train.py").read_text().splitlines()) <= 250
+# the size guard: no function (method included) over 50 lines, no class over 200, in any package
+FUNCTION_LINES, CLASS_LINES = 50, 200
+
+
+def long_definitions(packages=PACKAGES) -> list[str]:
+    """"path:name (lines)" of every function over FUNCTION_LINES and every class over CLASS_LINES lines."""
     long = []
-    for path in (ROOT / "deep").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
-                long.append(f"{path.relative_to(ROOT)}:{node.name}")
-    assert long == []
+    for pkg in packages:
+        for path in (ROOT / pkg).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                size = getattr(node, "end_lineno", 0) - getattr(node, "lineno", 0) + 1
+                limit = (FUNCTION_LINES if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else
+                         CLASS_LINES if isinstance(node, ast.ClassDef) else None)
+                if limit is not None and size > limit:
+                    long.append(f"{path.relative_to(ROOT)}:{node.name} ({size} lines)")
+    return long
+
+
+def test_the_loop_stays_small_and_no_function_or_class_anywhere_is_long():
+    assert len((ROOT / "deep" / "train.py").read_text().splitlines()) <= 250
+    assert long_definitions() == []
+
+
+def test_the_size_guard_sees_a_long_function_and_a_long_class(tmp_path, monkeypatch):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    body = "\n".join(f"    x{i} = {i}" for i in range(FUNCTION_LINES))
+    (pkg / "m.py").write_text(f"def f():\n{body}\n\n\nclass C:\n" + "\n".join(
+        f"    def g{i}(self):\n        return {i}\n" for i in range(CLASS_LINES // 3 + 1)))
+    monkeypatch.setattr(__import__(__name__), "ROOT", tmp_path)
+    assert long_definitions(("pkg",)) == [f"pkg/m.py:f ({FUNCTION_LINES + 1} lines)",
+                                          f"pkg/m.py:C ({3 * (CLASS_LINES // 3 + 1)} lines)"]
+
+
+def test_the_config_and_the_run_directory_stay_small():
+    for path, limit in (("deep/config.py", 250), ("deep/run_dir.py", 250), ("README.md", 200)):
+        assert len((ROOT / path).read_text().splitlines()) <= limit, path
 
 
 RECORDED = {"out", "git_commit", "package_version", "torch_version"}

@@ -26,7 +26,7 @@ Two variants of the update rules (``variant``):
       16/255 at eps = 8/255); or Eq. 11 as printed (``"absolute"``), R_bndy(f,i) - tau2, under
       which every class whose boundary error exceeds tau2 (at CIFAR-10 scale: all of them) grows
       its radius every epoch;
-    * loss: ``loss="pgd_at"`` (the default, chosen by ``frl ablation frl-loss``; README) keeps the
+    * loss: ``loss="pgd_at"`` (the default, chosen by ``frl ablation frl-loss``; docs/results.md) keeps the
       loss of the PGD-AT start: weighted clean CE (the R_nat weights) + beta weighted CE at the
       cross-entropy PGD point (the R_bndy weights); ``loss="trades"`` is Section 4.1's weighted
       CE + beta weighted KL. beta = 1 (Eq. 9 weighs R_nat and R_bndy equally); each sample's PGD
@@ -55,7 +55,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..choices import Loss, RemarginRule
+from ..choices import FRL_DECAY_EVERY, Loss, RemarginRule
 from ..settings import GE0, GT0, Setting
 from .base import Method, register
 from .loss_choice import attack_loss_of, check_loss, robust_per_sample, two_terms
@@ -79,7 +79,7 @@ __all__ = [
 ]
 
 VARIANTS = ("paper", "authors")
-DECAY_EVERY = 40  # Section 5.1: FRL's fine-tuning decays the lr (and alpha) x0.1 every 40 epochs
+DECAY_EVERY = FRL_DECAY_EVERY  # Section 5.1: the lr (and alpha) x0.1 every 40 epochs
 
 _FT = "FRL and Baseline Reweight (fine-tuning from --init)"  # the --help section of these settings
 

@@ -18,12 +18,11 @@ validation curves. Both are resumable: rerun to continue.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
 
-from deep.choices import DEFAULT_EVAL_STEPS
+from deep.experiments import DEFAULT_ARMS, FRL_LOSS_ARMS
 
 from ..errors import UserError
 from ..parsing import number, path, whole
@@ -39,39 +38,6 @@ def _factors(text, flag):
     if not values or not all(math.isfinite(v) and v > 0 for v in values):
         raise UserError(f"{flag}: factors must be positive and finite, got {text!r}", prog=PROG)
     return values
-
-
-# The arms of ``frl ablation frl-loss``: name -> (label, method, settings). Every arm spells out the
-# settings it tests, so that a later change of a default does not change what an arm means.
-FRL_LOSS_ARMS = {
-    "pgd_at_continued": ("PGD-AT continued (control)", "pgd_at", {}),
-    "trades_b1": ("TRADES β=1, no reweighting", "trades", {"beta": 1.0}),
-    "trades_b1.5": ("TRADES β=1.5, no reweighting", "trades", {"beta": 1.5}),
-    "trades_b6": ("TRADES β=6, no reweighting", "trades", {"beta": 6.0}),
-    "frl_printed": ("FRL RW+RM, TRADES β=1, Remargin as printed (Eq. 11)", "frl_reweight_remargin",
-                    {"frl_loss": "trades", "frl_beta": 1.0, "remargin_rule": "absolute"}),
-    "frl_relative": ("FRL RW+RM, TRADES β=1, Remargin relative (Eq. 9)", "frl_reweight_remargin",
-                     {"frl_loss": "trades", "frl_beta": 1.0, "remargin_rule": "relative"}),
-    "frl_relative_b6": ("FRL RW+RM, TRADES β=6, Remargin relative", "frl_reweight_remargin",
-                        {"frl_loss": "trades", "frl_beta": 6.0, "remargin_rule": "relative"}),
-    "frl_pgdat": ("FRL RW+RM, PGD-AT loss, Remargin relative", "frl_reweight_remargin",
-                  {"frl_loss": "pgd_at", "frl_beta": 1.0, "remargin_rule": "relative"}),
-    "pgdat_loss_only": ("clean + adversarial CE, no controller (α1 = α2 = 0)", "frl_reweight_remargin",
-                        {"frl_loss": "pgd_at", "frl_beta": 1.0, "alpha1": 0.0, "alpha2": 0.0}),
-    "frl_pgdat_rw": ("FRL RW, PGD-AT loss", "frl_reweight", {"frl_loss": "pgd_at", "frl_beta": 1.0}),
-    "frl_pgdat_rm": ("FRL RM, PGD-AT loss, Remargin relative", "frl_remargin",
-                     {"frl_loss": "pgd_at", "frl_beta": 1.0, "remargin_rule": "relative"}),
-    "frl_rw": ("FRL RW, TRADES β=1", "frl_reweight", {"frl_loss": "trades", "frl_beta": 1.0}),
-    "frl_rm": ("FRL RM, TRADES β=1, Remargin relative", "frl_remargin",
-               {"frl_loss": "trades", "frl_beta": 1.0, "remargin_rule": "relative"}),
-    # the authors' update rules with the paper's tau / alpha2 and our PGD-10 controller, as this arm has
-    # always run (its committed results); the authors' whole recipe is --frl-variant authors alone
-    "frl_authors": ("FRL RW+RM, the authors' rules", "frl_reweight_remargin",
-                    {"frl_variant": "authors", "frl_loss": "trades", "bndy_metric": "accdiff", "tau1": 0.05,
-                     "tau2": 0.05, "alpha2": 0.05, "eval_steps": 10}),
-}
-DEFAULT_ARMS = ("pgd_at_continued", "trades_b1", "trades_b1.5", "trades_b6", "frl_printed", "frl_relative",
-                "frl_relative_b6", "frl_pgdat", "pgdat_loss_only", "frl_pgdat_rw", "frl_pgdat_rm", "frl_authors")
 
 
 def register(sub) -> None:
@@ -91,7 +57,7 @@ def register(sub) -> None:
     p.add_argument("--weights", default="1,1.5,2,2.5,3,3.5,4,4.5", help="fig3: boundary weight factors")
     p.add_argument("--margins", default="1,1.5,2,2.5", help="fig3: margin factors (x eps)")
     p.add_argument("--arms", default=",".join(DEFAULT_ARMS),
-                   help=f"frl-loss: comma-separated arms, or all ({', '.join(FRL_LOSS_ARMS)})")
+                   help=f"frl-loss: comma-separated arms, or all ({', '.join(FRL_LOSS_ARMS)}; deep.experiments)")
     p.add_argument("--seeds", default=None, help="frl-loss: comma-separated seeds (default 0,1,2)")
     p.add_argument("--pretrain-epochs", type=whole, default=15, help="frl-loss: PGD-AT epochs of each start (default 15)")
     p.add_argument("--device", default=None, help="cpu or cuda")
@@ -113,48 +79,6 @@ def _whole_list(text, flag):
     if not values or any(v < 0 for v in values) or len(set(values)) != len(values):
         raise UserError(f"{flag}: expected distinct whole numbers >= 0, got {text!r}", prog=PROG)
     return values
-
-
-def _config(settings: dict):
-    from deep.config import TrainConfig
-
-    return TrainConfig.from_mapping({**settings, "resume": True})
-
-
-def _finished(settings: dict) -> bool:
-    """The run ``settings`` describe is trained and scored (PGD-20 on the test split); UserError when its
-    folder holds a run made with other settings (a rerun with changed flags never reuses it)."""
-    from deep.pipeline import is_pipeline_score
-    from deep.run_dir import RunDir
-
-    cfg, rd = _config(settings), RunDir(settings["out"])
-    if not rd.config_path.exists():
-        return False
-    diff = cfg.differences(rd.read_config())
-    if diff:
-        raise UserError(f"{rd.path} was made with other settings ({'; '.join(diff)}): choose another --out, or "
-                        f"give the settings it was made with", prog=PROG)
-    res = rd.read_eval()
-    return res is not None and is_pipeline_score(res, cfg)
-
-
-def _train(settings: dict, log) -> None:
-    from deep.runs import train_run
-
-    train_run(_config(settings), log=log)
-
-
-def _evaluate(run_dir, args):
-    from deep.config import config_from_dict
-    from deep.pipeline import is_pipeline_score
-    from deep.run_dir import RunDir
-    from deep.runs import evaluate_and_save
-
-    rd = RunDir(run_dir)
-    res = rd.read_eval()
-    if res is None or not is_pipeline_score(res, config_from_dict(rd.read_config(), where=str(rd.config_path))):
-        _, res = evaluate_and_save(run_dir, steps=DEFAULT_EVAL_STEPS, device=args.device, data_dir=args.data_dir)
-    return res
 
 
 def _flags(argv, flag) -> dict:
@@ -214,6 +138,7 @@ def run(args) -> int:
 
 
 def run_fig3(args) -> int:
+    from deep.experiments import FRL_DECAY_EVERY, is_finished, score, train_unless_finished
     from deep.run_dir import RunDir
 
     from .train import stderr_log as log
@@ -231,36 +156,34 @@ def run_fig3(args) -> int:
             "same_run_as": {f: f"weight_{f:g}" for f in margins if f == 1.0 and 1.0 in weights}}
     RunDir(out).write_json(RunDir.ABLATION, meta)
     common = {**_common(args, dataset), "method": "trades", "beta": args.beta, "init": args.init, "epochs": epochs,
-              "lr": args.lr, "lr_step_every": 40, "seed": args.seed, **_flags(args.train_arg, "--train-arg")}
+              "lr": args.lr, "lr_step_every": FRL_DECAY_EVERY, "seed": args.seed,
+              **_flags(args.train_arg, "--train-arg")}
     jobs = [(f"weight_{f:g}", {"class_bndy_weight": {str(index): f}}) for f in weights]
     # factor 1 of both groups is the same run (nothing changed): train it once, as weight_1
     jobs += [(f"margin_{f:g}", {"class_eps": {str(index): f}}) for f in margins if f not in meta["same_run_as"]]
     settings = {name: {**common, **extra, "out": str(out / name)} for name, extra in jobs}
-    todo = [name for name in settings if not _finished(settings[name])]  # every stored run checked first
+    todo = [name for name in settings if not is_finished(settings[name])]  # every stored run checked first
     for name in todo:
         log(f"{PROG}: {name}")
-        _train(settings[name], log)
-        _evaluate(out / name, args)
+        train_unless_finished(settings[name], log)
+        score(out / name, args.device, args.data_dir)
     print(f"{out}: draw it with `frl figures fig3 --runs {out}`")
     return 0
 
 
-def _val_curve(run_dir: Path, start_val: dict) -> dict:
-    """Validation avg / worst robust error per epoch, epoch 0 being the start's last validation."""
-    from deep.run_dir import RunDir
-
-    val = [r for r in RunDir(run_dir).read_metrics() if r.get("split") == "val"]
-    return {"epoch": list(range(len(val) + 1)),
-            "avg_rob": [start_val["avg"]["rob_error"]] + [r["avg"]["rob_error"] for r in val],
-            "worst_rob": [start_val["worst"]["rob_error"]] + [r["worst"]["rob_error"] for r in val]}
+def _arms(text: str) -> list:
+    arms = list(FRL_LOSS_ARMS) if text.strip() == "all" else [a.strip() for a in text.split(",") if a.strip()]
+    unknown = [a for a in arms if a not in FRL_LOSS_ARMS]
+    if unknown or not arms:
+        raise UserError(f"--arms: unknown arm(s) {', '.join(unknown) or '(none given)'}; choose from "
+                        f"{', '.join(FRL_LOSS_ARMS)} or all", prog=PROG)
+    return arms
 
 
 def run_frl_loss(args) -> int:
-    import numpy as np
-
-    from deep.run_dir import RunDir, replace_together
-    from figures import style
-    from figures.ablation import aggregate_arms, draw_frl_loss_curves, frl_loss_markdown
+    from deep.experiments import FRL_DECAY_EVERY, start_then_arms
+    from deep.run_dir import RunDir
+    from figures.ablation import frl_loss_result, write_frl_loss
 
     from .train import stderr_log as log
 
@@ -269,65 +192,26 @@ def run_frl_loss(args) -> int:
     epochs = 10 if args.epochs is None else args.epochs
     if epochs < 1 or args.pretrain_epochs < 1:
         raise UserError("--epochs and --pretrain-epochs must be >= 1", prog=PROG)
-    arms = list(FRL_LOSS_ARMS) if args.arms.strip() == "all" else [a.strip() for a in args.arms.split(",") if a.strip()]
-    unknown = [a for a in arms if a not in FRL_LOSS_ARMS]
-    if unknown or not arms:
-        raise UserError(f"--arms: unknown arm(s) {', '.join(unknown) or '(none given)'}; choose from "
-                        f"{', '.join(FRL_LOSS_ARMS)} or all", prog=PROG)
-    seeds = _whole_list(args.seeds or "0,1,2", "--seeds")
+    arms, seeds = _arms(args.arms), _whole_list(args.seeds or "0,1,2", "--seeds")
     if args.init and not RunDir(args.init).checkpoint_path.exists():
         raise UserError(f"--init {args.init}: not a run directory with a checkpoint (train one with "
                         f"`frl train --method pgd_at ...`)", prog=PROG)
     out = _make_out(args)
     common = _common(args, dataset)
     train_args, start_args = _flags(args.train_arg, "--train-arg"), _flags(args.start_arg, "--start-arg")
-    finetune = {"epochs": epochs, "lr": args.lr, "lr_step_every": 40, **train_args}
     t0 = time.perf_counter()
-    per_seed, curves = {}, {a: [] for a in arms}
-    for seed in seeds:
-        base = out / f"seed_{seed}"
-        start = Path(args.init) if args.init else base / "start"
-        start_settings = {**common, "method": "pgd_at", "epochs": args.pretrain_epochs, "seed": seed, **train_args,
-                          **start_args, "out": str(start)}
-        if not args.init and not _finished(start_settings):
-            log(f"[{time.perf_counter() - t0:5.0f}s] seed {seed}: PGD-AT start, {args.pretrain_epochs} epochs")
-            _train(start_settings, log)
-        per_seed[seed] = {"start": _evaluate(start, args)}
-        start_vals = [r for r in RunDir(start).read_metrics() if r.get("split") == "val"]
-        if not start_vals:
-            raise UserError(f"{start} has no validation metrics: the curves start from them (train it with "
-                            f"--val-per-class >= 1)", prog=PROG)
-        start_val = start_vals[-1]
-        for arm in arms:
-            label, method, settings = FRL_LOSS_ARMS[arm]
-            run_dir = base / arm
-            arm_settings = {**common, "method": method, **settings, **finetune, "init": str(start), "seed": seed,
-                            "out": str(run_dir)}
-            if not _finished(arm_settings):
-                log(f"[{time.perf_counter() - t0:5.0f}s] seed {seed}: {arm}")
-                _train(arm_settings, log)
-            per_seed[seed][arm] = _evaluate(run_dir, args)
-            curves[arm].append(_val_curve(run_dir, start_val))
+    per_seed, curves = start_then_arms(
+        lambda seed: (out / f"seed_{seed}", "start"), seeds,
+        start={**common, "method": "pgd_at", "epochs": args.pretrain_epochs, **train_args, **start_args},
+        arms={a: FRL_LOSS_ARMS[a][1:] for a in arms}, init=args.init,
+        finetune={**common, "epochs": epochs, "lr": args.lr, "lr_step_every": FRL_DECAY_EVERY, **train_args},
+        log=lambda m: log(f"[{time.perf_counter() - t0:5.0f}s] {m}"), device=args.device, data_dir=args.data_dir)
     labels = {"start": "PGD-AT start", **{a: FRL_LOSS_ARMS[a][0] for a in arms}}
-    agg = aggregate_arms(per_seed, labels)
-    mean_curves = {a: {"epoch": c[0]["epoch"],
-                       **{k: np.mean([ci[k] for ci in c], axis=0).tolist() for k in ("avg_rob", "worst_rob")}}
-                   for a, c in curves.items()}
-    result = {"dataset": dataset, "epochs": epochs, "lr": args.lr, "pretrain_epochs": args.pretrain_epochs,
+    design = {"dataset": dataset, "epochs": epochs, "lr": args.lr, "pretrain_epochs": args.pretrain_epochs,
               "init": args.init, "train_args": args.train_arg, "start_args": args.start_arg,
-              "arm_settings": {a: {"method": FRL_LOSS_ARMS[a][1], "settings": FRL_LOSS_ARMS[a][2]} for a in arms},
-              **agg, "val_curves": mean_curves}
-    md = frl_loss_markdown(agg, f"FRL loss / controller ablation: {dataset}, {epochs} fine-tuning epochs at lr "
-                                f"{args.lr:g}")
-    with style.use():
-        fig = draw_frl_loss_curves(mean_curves, labels)
-    try:  # the four files as one set: all replaced, or (a full disk) all kept as they were
-        replace_together({out / RunDir.FRL_LOSS: lambda tmp: tmp.write_text(json.dumps(result, indent=2)),
-                          out / RunDir.FRL_LOSS_MD: lambda tmp: tmp.write_text(md),
-                          **{out / f"frl_loss_curves.{ext}": (lambda tmp, ext=ext: style.save_as(fig, tmp, ext))
-                             for ext in ("png", "pdf")}})
-    finally:
-        style.close(fig)
+              "arm_settings": {a: {"method": FRL_LOSS_ARMS[a][1], "settings": FRL_LOSS_ARMS[a][2]} for a in arms}}
+    md = write_frl_loss(out, frl_loss_result(per_seed, curves, labels, design), labels,
+                        f"FRL loss / controller ablation: {dataset}, {epochs} fine-tuning epochs at lr {args.lr:g}")
     print(md)
     print(f"{out}/frl_loss.json, frl_loss.md, frl_loss_curves.png ({time.perf_counter() - t0:.0f} s)")
     return 0

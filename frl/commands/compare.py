@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..errors import UserError
@@ -27,9 +26,8 @@ def register(sub) -> None:
 def write_compare(runs, base: str, out=None, show=print, seeds=None) -> dict:
     """Compare the method folders of ``runs`` against ``base``; write compare.json, .md and .png to ``out``
     (default ``runs``); ``show`` gets the table and the paths. UserError for a missing base or an unwritable out."""
-    from deep.run_dir import RunDir, RunDirError, replace_together
-    from figures import style
-    from figures.compare import compare_markdown, compare_runs, draw_compare
+    from deep.run_dir import RunDirError
+    from figures.compare import compare_runs, save_compare
     from figures.results import MissingResults
 
     try:
@@ -41,17 +39,10 @@ def write_compare(runs, base: str, out=None, show=print, seeds=None) -> dict:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot create --out {out}: {exc.strerror}", prog=PROG) from None
-    md = compare_markdown(res)
-    fig = draw_compare(res)
-    try:  # the four files as one set: all replaced, or (a full disk) all kept as they were
-        replace_together({out / RunDir.COMPARE: lambda tmp: tmp.write_text(json.dumps(res, indent=2)),
-                          out / RunDir.COMPARE_MD: lambda tmp: tmp.write_text(md),
-                          **{out / f"compare.{ext}": (lambda tmp, ext=ext: style.save_as(fig, tmp, ext))
-                             for ext in ("png", "pdf")}})
+    try:
+        md = save_compare(out, res)
     except RunDirError as exc:
         raise UserError(str(exc), prog=PROG) from None
-    finally:
-        style.close(fig)
     show(md)
     for method, names in res["missing"].items():
         show(f"note: {method}: {', '.join(names)} without eval.json, left out")
