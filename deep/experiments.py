@@ -87,12 +87,15 @@ def is_finished(settings: dict) -> bool:
     return res is not None and is_pipeline_score(res, cfg)
 
 
-def train_unless_finished(settings: dict, log=print) -> bool:
-    """Train (or resume) the run ``settings`` describe unless it is finished; whether it trained."""
+def train_unless_finished(settings: dict, log=print, label: str | None = None) -> bool:
+    """Train (or resume) the run ``settings`` describe unless it is finished (``label`` is logged first, only
+    when it trains); whether it trained."""
     from .runs import train_run
 
     if is_finished(settings):
         return False
+    if label is not None:
+        log(label)
     train_run(_config(settings), log=log)
     return True
 
@@ -130,8 +133,8 @@ def start_then_arms(folders: Callable[[int], tuple[Path, str]], seeds, start: di
     for seed in seeds:
         base, start_name = folders(seed)
         start_dir = Path(init) if init else Path(base) / start_name
-        if not init and train_unless_finished({**start, "seed": seed, "out": str(start_dir)}, log):
-            log(f"seed {seed}: start trained ({start_dir})")
+        if not init:
+            train_unless_finished({**start, "seed": seed, "out": str(start_dir)}, log, f"seed {seed}: the start")
         per_seed[seed] = {"start": score(start_dir, device, data_dir)}
         start_vals = [r for r in RunDir(start_dir).read_metrics() if r.get("split") == "val"]
         if curves and not start_vals:
@@ -139,9 +142,8 @@ def start_then_arms(folders: Callable[[int], tuple[Path, str]], seeds, start: di
                               f"--val-per-class >= 1)")
         for arm, (method, settings) in arms.items():
             run_dir = Path(base) / arm
-            log(f"seed {seed}: {arm}")
             train_unless_finished({"method": method, **settings, **finetune, "init": str(start_dir), "seed": seed,
-                                   "out": str(run_dir)}, log)
+                                   "out": str(run_dir)}, log, f"seed {seed}: {arm}")
             per_seed[seed][arm] = score(run_dir, device, data_dir)
             if curves:
                 val[arm].append(val_curve(run_dir, start_vals[-1]))

@@ -164,8 +164,7 @@ def run_fig3(args) -> int:
     settings = {name: {**common, **extra, "out": str(out / name)} for name, extra in jobs}
     todo = [name for name in settings if not is_finished(settings[name])]  # every stored run checked first
     for name in todo:
-        log(f"{PROG}: {name}")
-        train_unless_finished(settings[name], log)
+        train_unless_finished(settings[name], log, f"{PROG}: {name}")
         score(out / name, args.device, args.data_dir)
     print(f"{out}: draw it with `frl figures fig3 --runs {out}`")
     return 0
