@@ -81,9 +81,7 @@ class RunDir:
     LOCK = run_lock.LOCK
     DEMO = "demo.json"  # frl demo: its settings, beside its runs
     FRL_LOSS = "frl_loss.json"  # frl ablation frl-loss: the six numbers per arm over seeds
-    FRL_LOSS_MD = "frl_loss.md"
     COMPARE = "compare.json"  # frl compare: methods against a base over seeds
-    COMPARE_MD = "compare.md"
     # the files that make a directory a run: any one of them is enough
     RUN_FILES = (CONFIG, METRICS, CHECKPOINT, BEST, EVAL, CERTIFY)
     # the models a run can be evaluated with (frl eval --checkpoint): the last epoch's, the best by

@@ -9,6 +9,8 @@ seed says whether the direction is the same on every seed.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 import numpy as np
@@ -116,22 +118,11 @@ def frl_loss_result(per_seed: dict, curves: dict, labels: dict, design: dict) ->
 
 
 def write_frl_loss(out, result: dict, labels: dict, title: str) -> str:
-    """frl_loss.json, frl_loss.md and frl_loss_curves.png / .pdf in ``out``, as one set (all replaced, or on a
-    failure such as a full disk all kept as they were); returns the Markdown table."""
-    import json
-    from pathlib import Path
-
-    from deep.atomic_files import replace_together
+    """frl_loss.json, frl_loss.md and frl_loss_curves.png / .pdf in ``out``, as one set
+    (:func:`figures.style.save_with_results`); returns the Markdown table."""
     from deep.run_dir import RunDir
 
-    out = Path(out)
     md = frl_loss_markdown(result, title)
-    fig = draw_frl_loss_curves(result["val_curves"], labels)
-    try:
-        replace_together({out / RunDir.FRL_LOSS: lambda tmp: tmp.write_text(json.dumps(result, indent=2)),
-                          out / RunDir.FRL_LOSS_MD: lambda tmp: tmp.write_text(md),
-                          **{out / f"frl_loss_curves.{ext}": (lambda tmp, ext=ext: style.save_as(fig, tmp, ext))
-                             for ext in ("png", "pdf")}})
-    finally:
-        style.close(fig)
+    style.save_with_results(draw_frl_loss_curves(result["val_curves"], labels), out, Path(RunDir.FRL_LOSS).stem,
+                            result, md, "frl_loss_curves")
     return md

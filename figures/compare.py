@@ -342,24 +342,14 @@ def draw_compare(res: dict):
 
 
 def save_compare(out, res: dict) -> str:
-    """compare.json, compare.md and compare.png / .pdf in ``out`` as one set (all replaced, or on a failure such
-    as a full disk all kept as they were; RunDirError naming the file); returns the Markdown table."""
-    import json
+    """compare.json, compare.md and compare.png / .pdf in ``out`` as one set
+    (:func:`figures.style.save_with_results`); returns the Markdown table."""
     from pathlib import Path
 
-    from deep.atomic_files import replace_together
     from deep.run_dir import RunDir
 
     from . import style
 
-    out = Path(out)
     md = compare_markdown(res)
-    fig = draw_compare(res)
-    try:
-        replace_together({out / RunDir.COMPARE: lambda tmp: tmp.write_text(json.dumps(res, indent=2)),
-                          out / RunDir.COMPARE_MD: lambda tmp: tmp.write_text(md),
-                          **{out / f"compare.{ext}": (lambda tmp, ext=ext: style.save_as(fig, tmp, ext))
-                             for ext in ("png", "pdf")}})
-    finally:
-        style.close(fig)
+    style.save_with_results(draw_compare(res), out, Path(RunDir.COMPARE).stem, res, md)
     return md

@@ -91,6 +91,24 @@ def save(fig, out_dir, name, close: bool = True) -> list[Path]:
     return paths
 
 
+def save_with_results(fig, out_dir, name: str, results: dict, markdown: str, figure_name: str | None = None) -> None:
+    """``name``.json (``results``), ``name``.md (``markdown``) and the figure as ``figure_name``.png / .pdf (default
+    ``name``), written as one set: all replaced, or on a failure (a full disk) all kept as they were and a
+    RunDirError naming the file. The figure is closed."""
+    import json
+
+    from deep.atomic_files import replace_together
+
+    out, stem = Path(out_dir), figure_name or name
+    try:
+        replace_together({out / f"{name}.json": lambda tmp: tmp.write_text(json.dumps(results, indent=2)),
+                          out / f"{name}.md": lambda tmp: tmp.write_text(markdown),
+                          **{out / f"{stem}.{ext}": (lambda tmp, ext=ext: save_as(fig, tmp, ext))
+                             for ext in ("png", "pdf")}})
+    finally:
+        plt.close(fig)
+
+
 def save_as(fig, path, fmt: str) -> None:
     """One file of ``fig`` in format ``fmt`` at ``path`` (any name, e.g. a temporary one), as :func:`save`."""
     with use():
