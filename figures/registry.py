@@ -93,6 +93,10 @@ _SPECS += [
                _lazy("figures.demo", "draw_demo"), _from_runs("demo_figure"), "runs"),
     FigureSpec("theory_errors_vs_eps", "Theorems 1-2: class-wise errors of f_nat and f_rob as eps grows",
                _lazy("figures.theory", "draw_errors_vs_eps"), _theory("errors_vs_eps"), "theory"),
+    FigureSpec("controller_trace", "Class-wise validation errors and class weights per epoch: does FRL's controller "
+               "settle or swing? (any run directory, --runs)", _lazy("figures.controller", "draw_controller_trace"),
+               lambda runs, **_: _lazy("figures.controller", "controller_trace")(runs), "runs",
+               _lazy("figures.controller", "controller_trace_markdown")),
     FigureSpec("theory_claims_map", "Where the paper's conditional claims hold (0 < b_rob; A.3 in D')",
                _lazy("figures.theory", "draw_claims_map"), _theory("claims_map"), "theory"),
 ]
