@@ -95,7 +95,7 @@ _SPECS += [
                _lazy("figures.theory", "draw_errors_vs_eps"), _theory("errors_vs_eps"), "theory"),
     FigureSpec("controller_trace", "Class-wise validation errors and class weights per epoch: does FRL's controller "
                "settle or swing? (any run directory, --runs)", _lazy("figures.controller", "draw_controller_trace"),
-               lambda runs, **_: _lazy("figures.controller", "controller_trace")(runs), "runs",
+               _from_runs("controller_trace"), "runs",
                _lazy("figures.controller", "controller_trace_markdown")),
     FigureSpec("theory_claims_map", "Where the paper's conditional claims hold (0 < b_rob; A.3 in D')",
                _lazy("figures.theory", "draw_claims_map"), _theory("claims_map"), "theory"),

@@ -7,13 +7,17 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+from deep.errors import RunDirError
 from deep.run_dir import RunDir
 
 PAPER_NUMBERS = Path(__file__).with_name("data") / "paper_numbers.json"
 DEMO = RunDir.DEMO  # written by `frl demo` beside its runs
+# metrics keys of the per-class weights a method logs, looked for in this order: FRL (and Baseline
+# Reweight), WAT, DAFA
+WEIGHT_KEYS = ("class_weights", "wat_weights", "dafa_weights")
 
 __all__ = ["paper_numbers", "MissingResults", "BadResults", "demo_figure", "summary_table", "ablation_fig3", "summary_of_eval", "classwise_figure",
-           "smoothing_figure", "classwise_table"]
+           "smoothing_figure", "classwise_table", "controller_trace", "WEIGHT_KEYS"]
 
 
 class MissingResults(Exception):
@@ -205,3 +209,62 @@ def demo_figure(runs) -> dict:
     return {"title": f"frl demo: digits, seed {meta.get('seed', 0)}, {meta.get('frl_epochs', '?')} fine-tuning epochs "
                      f"from a {meta.get('pretrain_epochs', '?')}-epoch PGD-AT start (test split)",
             "class_names": names, "methods": methods, "runs": str(root)}
+
+
+def _run_dirs(root: Path) -> list[Path]:
+    """root itself if it holds a metrics.jsonl, else its runs one or two folders down (stage/seed_N)."""
+    if (root / RunDir.METRICS).exists():
+        return [root]
+    found = sorted(root.glob(f"*/{RunDir.METRICS}")) + sorted(root.glob(f"*/*/{RunDir.METRICS}"))
+    return [p.parent for p in found]
+
+
+def _class_values(lines, key, k, where):
+    """[[value per class] per line] of ``key`` (None kept for a class without images); BadResults if ragged."""
+    rows = [[None if v is None else float(v) for v in line[key]] for line in lines]
+    if any(len(r) < k for r in rows):
+        raise BadResults(f"{where}: {key} has fewer than {k} classes on some validation line")
+    return rows
+
+
+def _controller_run(run: Path, label: str) -> dict | None:
+    """One run's validation lines (the last line of an epoch kept) -> its trace; None with < 2 epochs."""
+    from .controller import swing
+
+    rd = RunDir(run)
+    by_epoch = {r["epoch"]: r for r in rd.read_metrics() if r.get("split") == "val" and isinstance(r.get("epoch"), int)}
+    lines = [by_epoch[t] for t in sorted(by_epoch)]
+    if len(lines) < 2:
+        return None
+    try:
+        method = rd.read_config().get("method")
+    except RunDirError:
+        method = None
+    where = str(rd.metrics_path)
+    try:
+        k = len(lines[0]["std_error"])
+        std = _class_values(lines, "std_error", k, where)
+        rob = _class_values(lines, "rob_error", k, where)
+        key = next((w for w in WEIGHT_KEYS if all(isinstance(line.get(w), list) for line in lines)), None)
+        weights = _class_values(lines, key, k, where) if key else None
+        sw = swing(std)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadResults(f"{where}: a validation line lacks class-wise errors ({type(exc).__name__}: {exc})") from None
+    names = lines[-1].get("class_names") or [str(c) for c in range(k)]
+    eps = [line["eps_class"] for line in lines] if all(isinstance(line.get("eps_class"), list) for line in lines) else None
+    return {"run": label, "method": method, "epochs": [int(line["epoch"]) for line in lines], "class_names": names,
+            "std_error": std, "rob_error": rob, "weights": weights, "weights_key": key, "eps_class": eps, "swing": sw}
+
+
+def controller_trace(runs) -> dict:
+    """Every run under ``runs`` (a run directory, or folders of them) with two or more validated epochs:
+    class-wise validation errors, the method's class weights where every line logs them, and
+    :func:`figures.controller.swing` of the standard errors."""
+    root = Path(runs)
+    found = [(p, str(p.relative_to(root)) if p != root else p.name) for p in _run_dirs(root)]
+    traces = [t for t in (_controller_run(p, label) for p, label in found) if t]
+    if not traces:
+        raise MissingResults(f"no run with two or more validated epochs in {root} (a metrics.jsonl with "
+                             "split 'val' lines; train one with `frl train --val-per-class N`)")
+    return {"title": f"class-wise validation standard error and class weights per epoch: {root}",
+            "runs": traces, "source": str(root)}

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from figures.controller import controller_trace, controller_trace_markdown, draw_controller_trace, swing
-from figures.results import BadResults, MissingResults
+from figures import controller
+from figures.controller import controller_trace_markdown, draw_controller_trace, swing
+from figures.results import BadResults, MissingResults, controller_trace
 from frl.cli import main
 from deep.run_dir import RunDir
 
@@ -38,15 +39,36 @@ def test_the_largest_change_names_its_class_and_epochs():
     assert s["largest_change"] == pytest.approx(0.6)
 
 
+def test_alternation_by_hand():
+    e = np.array([[0.5, 0.2], [0.6, 0.1], [0.4, 0.4], [0.5, 0.1]])
+    d = np.diff(e, axis=0)  # (+.1, -.1), (-.2, +.3), (+.1, -.3)
+    num = (d[:-1] * d[1:]).sum()  # -.02 - .03 - .02 - .09 = -0.16
+    expected = num / np.sqrt((d[:-1] ** 2).sum() * (d[1:] ** 2).sum())
+    assert num == pytest.approx(-0.16) and swing(e)["alternation"] == pytest.approx(expected)
+    assert swing(e)["mean_change"] == pytest.approx(np.abs(d).mean())
+    assert swing(np.full((4, 3), 0.3))["alternation"] is None  # nothing moved: no correlation to speak of
+
+
 @settings(max_examples=60, deadline=None)
-@given(errors_arrays, st.floats(-0.5, 0.5))
-def test_swing_ignores_a_level_and_alternation_is_a_correlation(e, shift):
-    s, shifted, mirrored = swing(e), swing(e + shift), swing(1 - e)
-    assert shifted["mean_change"] == pytest.approx(s["mean_change"], abs=1e-12)
-    assert mirrored["mean_change"] == pytest.approx(s["mean_change"], abs=1e-12)
-    if s["alternation"] is not None:
-        assert -1 - 1e-12 <= s["alternation"] <= 1 + 1e-12
-        assert mirrored["alternation"] == pytest.approx(s["alternation"], abs=1e-9)
+@given(errors_arrays, st.floats(0.01, 0.4))
+def test_a_swing_of_any_amplitudes_alternates_at_minus_one(e, amp):
+    """Every class flipping by its own amplitude each epoch is -1; the same changes all of one sign, +1."""
+    levels, amps = e[0], amp * (1 + e[1])
+    flips = np.array([levels + (amps if t % 2 else 0) for t in range(e.shape[0])])
+    drift = np.array([levels + t * amps for t in range(e.shape[0])])
+    assert swing(flips)["alternation"] == pytest.approx(-1.0)
+    assert swing(drift)["alternation"] == pytest.approx(1.0)
+    assert swing(flips)["mean_change"] == pytest.approx(amps.mean())
+
+
+def test_a_class_without_images_is_left_out():
+    e = [[0.2, None, 0.8], [0.8, None, 0.2], [0.2, None, 0.8]]
+    s = swing(e)
+    assert s["alternation"] == pytest.approx(-1.0) and s["mean_change"] == pytest.approx(0.6)
+    assert s["largest_class"] in (0, 2)
+    assert swing([[0.2, 0.5], [0.8, np.nan]])["largest_class"] == 0
+    with pytest.raises(ValueError, match="no class has an error in every epoch"):
+        swing([[None, 0.1], [0.2, None]])
 
 
 def test_independent_noise_alternates_near_minus_one_half():
@@ -134,3 +156,28 @@ def test_a_validation_line_without_class_errors_is_named(tmp_path, capsys):
     assert "lacks class-wise errors" in capsys.readouterr().err
     with pytest.raises(MissingResults):
         controller_trace(tmp_path / "nothing-here")
+
+
+def test_weights_only_where_every_epoch_logs_them_and_the_last_line_of_an_epoch_counts(tmp_path):
+    run = tmp_path / "run"
+    _write_run(run, "wat", [[0.2, 0.8, 0.3], [0.8, 0.2, 0.3], [0.2, 0.8, 0.3]], weights_key="wat_weights")
+    rd = RunDir(run)
+    lines = rd.read_metrics()
+    del lines[0]["wat_weights"]  # the first epoch logged none
+    lines.append({**lines[2], "std_error": [0.5, 0.5, 0.3]})  # epoch 2 again (a later line wins)
+    rd.metrics_path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    r = controller_trace(run)["runs"][0]
+    assert r["weights"] is None and r["weights_key"] is None
+    assert r["std_error"][-1] == [0.5, 0.5, 0.3] and r["epochs"] == [0, 1, 2]
+
+
+def test_a_ragged_line_is_bad_results_and_many_runs_say_they_were_cut(tmp_path, monkeypatch):
+    for i in range(3):
+        _write_run(tmp_path / f"m{i}" / "seed_0", "pgd_at", [[0.2, 0.8, 0.3], [0.8, 0.2, 0.3]], weights_key=None)
+    monkeypatch.setattr(controller, "MAX_ROWS", 2)
+    fig = draw_controller_trace(controller_trace(tmp_path))
+    assert len(fig.axes) == 2 and "the first 2 of 3 runs" in fig._suptitle.get_text()
+    rd = RunDir(tmp_path / "m0" / "seed_0")
+    rd.append_metrics({"epoch": 2, "split": "val", "std_error": [0.1], "rob_error": [0.2]})
+    with pytest.raises(BadResults, match="std_error has fewer than 3 classes"):
+        controller_trace(tmp_path)
