@@ -82,6 +82,14 @@ class RemarginRule(Choice):
     RELATIVE = "relative"
 
 
+class WeightRule(Choice):
+    """FRL Reweight's class weights from the multipliers: switched = the gradient of Eq. 9 with respect to
+    the class-wise errors, a class's multiplier counted only while it breaks its constraint; multiplier =
+    1/K + phi_i - mean(phi) for every class (the form of the authors' released code)."""
+    SWITCHED = "switched"
+    MULTIPLIER = "multiplier"
+
+
 # Inputs live in [0, 1]: an l_inf radius above 1 covers the whole cube; an l2 radius is bounded by
 # the cube's diameter, sqrt(n) (55 for CIFAR-10); 1e4 allows images of up to 10^8 values.
 MAX_RADIUS = {Norm.LINF: 1.0, Norm.L2: 1e4}

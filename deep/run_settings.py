@@ -34,7 +34,8 @@ SEED_LIMIT = 2 ** 63  # torch.manual_seed takes 64-bit seeds; the probe split us
 LEGACY_DEFAULTS = {"lr_schedule": "step", "lr_peak_at": 0.4, "frl_loss": "trades", "remargin_rule": "absolute",
                    "init_checkpoint": "last", "wat_eta": 0.1, "dafa_warmup": 70, "dafa_lambda": 1.0,
                    "base_loss": "trades", "cfa_lambda1": 0.5, "cfa_lambda2": 0.5, "cfa_begin": 10, "cfa_decay": 0.88,
-                   "cfa_threshold": 0.24, "nesterov": False, "val_split": "random"}
+                   "cfa_threshold": 0.24, "nesterov": False, "val_split": "random",
+                   "frl_weight_rule": "switched"}
 
 
 def method_registry():

@@ -117,8 +117,33 @@ def test_frl_controller_upweights_the_violating_class_and_decays_alpha():
     assert {"phi_nat", "phi_bndy", "eps_class"} <= set(log)
 
 
+def test_the_switched_rule_drops_a_class_the_epoch_its_constraint_holds_and_the_multiplier_rule_keeps_it():
+    """docs/results.md, FRL's swing: under the gradient of Eq. 9 (switched) a class's accumulated multiplier
+    stops counting as soon as its error is back within tau of the average; 1/K + phi_i - mean(phi) keeps it."""
+    switched = FRL(K, 8 / 255, attack=None, alpha1=0.5, alpha2=0.5)
+    kept = FRL(K, 8 / 255, attack=None, alpha1=0.5, alpha2=0.5, weight_rule="multiplier")
+    bad, good = [0.1] * K, [0.1] * K
+    bad[3] = 0.5  # cat far above the average
+    good[3], good[5] = 0.12, 0.4  # next epoch cat is fine, dog is not
+    bndy = [0.3] * K
+    for frl in (switched, kept):
+        frl.on_epoch_start(0, _val(bad, bndy))
+    assert torch.allclose(switched.class_weights, kept.class_weights)  # only cat violates: the rules agree
+    phi_cat = 0.5 * (0.5 - 0.14 - 0.05)
+    assert kept.class_weights[3].item() == pytest.approx(0.1 + phi_cat * (1 - 1 / K), rel=1e-6)
+    for frl in (switched, kept):
+        frl.on_epoch_start(1, _val(good, bndy))
+    assert switched.phi_nat[3] == pytest.approx(kept.phi_nat[3].item())  # the same multipliers
+    assert int(switched.class_weights.argmax()) == 5 and switched.class_weights[3] < 1 / K  # cat switched off
+    assert kept.class_weights[3] > 1 / K  # its multiplier still counts
+    phi = kept.phi_nat
+    assert torch.allclose(kept.class_weights.double(), (1 / K + phi - phi.mean()) / (1 / K + phi - phi.mean()).sum(),
+                          atol=1e-6)
+
+
 @pytest.mark.parametrize("kw,msg", [({"tau1": 0}, "tau1 == 0"), ({"tau2": -1}, "tau2 == -1"),
-                                    ({"alpha1": -0.1}, "alpha1 == -0.1"), ({"variant": "x"}, "variant")])
+                                    ({"alpha1": -0.1}, "alpha1 == -0.1"), ({"variant": "x"}, "variant"),
+                                    ({"weight_rule": "x"}, "weight_rule == 'x'")])
 def test_frl_rejects_bad_parameters(kw, msg):
     with pytest.raises(ValueError, match=msg):
         FRL(K, 0.1, None, **kw)

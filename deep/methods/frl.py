@@ -19,7 +19,12 @@ Two variants of the update rules (``variant``):
     * phi^i <- max(0, phi^i + alpha (violation_i)), alpha2 for the boundary multipliers;
     * class weights = the gradient of Eq. 9 with respect to the class-wise errors:
       w_i = 1/K + a_i phi^i - (1/K) sum_j a_j phi^j, a_i = 1 if class i violates its
-      constraint now (the (.)^+ is active), clipped at 0 and normalised to sum 1;
+      constraint now (the (.)^+ is active), clipped at 0 and normalised to sum 1
+      (``weight_rule="switched"``, the default); a class's whole multiplier is switched off the
+      epoch its constraint holds, which at a large alpha hands the weight back and forth between
+      two confusable classes (docs/results.md, ``frl figures controller_trace``).
+      ``weight_rule="multiplier"`` takes a_i = 1 for every class, 1/K + phi^i - mean(phi): the form
+      of the authors' code, with everything else of this variant kept;
     * Remargin, Eq. 11 with the violation of the constraint that Eq. 6 / 9 and Algorithm 1 step 8
       use (``remargin_rule="relative"``, the default): eps_i <- eps_i exp(alpha2 (R_bndy(f,i) -
       R_bndy(f) - tau2)), kept in [eps, eps_cap] (default cap 2 eps: the paper limits margins to
@@ -55,7 +60,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..choices import FRL_DECAY_EVERY, Loss, RemarginRule
+from ..choices import FRL_DECAY_EVERY, Loss, RemarginRule, WeightRule
 from ..settings import GE0, GT0, Setting
 from .base import Method, register
 from .loss_choice import attack_loss_of, check_loss, robust_per_sample, two_terms
@@ -114,6 +119,12 @@ SETTINGS = (
             group=_FT),
     # Remargin: "relative" (the constraint of Eq. 6/9 and Algorithm 1: R_bndy(f,i) - R_bndy(f) - tau2,
     # eps_i never below eps; default) or "absolute" (Eq. 11 as printed, R_bndy(f,i) - tau2)
+    # Reweight: "switched" (the gradient of Eq. 9: a class's multiplier counts only while its constraint
+    # is broken; default) or "multiplier" (1/K + phi_i - mean(phi) for every class, the authors' form)
+    Setting("frl_weight_rule", WeightRule.SWITCHED.value, "Reweight's class weights: switched = the gradient of "
+            "Eq. 9, a class's multiplier counted only while it breaks its constraint (default); multiplier = "
+            "1/K + phi_i - mean(phi) for every class (the authors' form; the paper variant only)", "choice",
+            choices=WeightRule.values(), group=_FT),
     Setting("remargin_rule", "relative", "Remargin: relative = the constraint of Eq. 9 and Algorithm 1 "
             "(R_bndy(f,i) - R_bndy(f) - tau2), eps_i >= eps (default); absolute = Eq. 11 as printed "
             "(R_bndy(f,i) - tau2)", "choice", choices=RemarginRule.values(), group=_FT),
@@ -242,7 +253,7 @@ class FRL(Method):
     reweight_on, remargin_on = True, False  # what the registered subclass switches on
     declares = SETTINGS
     settings = ("tau1", "tau2", "alpha1", "alpha2", "frl_variant", "frl_beta", "phi_limit", "eps_cap", "bndy_metric",
-                "frl_loss", "remargin_rule", "lr_step_every")
+                "frl_loss", "remargin_rule", "frl_weight_rule", "lr_step_every")
 
     @classmethod
     def resolve_settings(cls, cfg):
@@ -255,7 +266,8 @@ class FRL(Method):
 
     def __init__(self, num_classes, eps, attack, *, reweight=True, remargin=False, tau1=0.05, tau2=0.05,
                  alpha1=0.05, alpha2=0.05, variant="paper", beta=None, phi_limit=0.5, eps_cap=None,
-                 decay_every=DECAY_EVERY, bndy_metric="per_sample", loss="pgd_at", remargin_rule="relative"):
+                 decay_every=DECAY_EVERY, bndy_metric="per_sample", loss="pgd_at", remargin_rule="relative",
+                 weight_rule="switched"):
         if variant not in VARIANTS:
             raise ValueError(f"variant == {variant!r}, must be one of {', '.join(VARIANTS)}")
         super().__init__(num_classes, eps, attack)
@@ -272,7 +284,9 @@ class FRL(Method):
             raise ValueError(f"bndy_metric == {bndy_metric!r}, must be per_sample or accdiff")
         if remargin_rule not in RemarginRule.values():
             raise ValueError(f"remargin_rule == {remargin_rule!r}, must be one of {', '.join(RemarginRule.values())}")
-        self.loss_form, self.remargin_rule = check_loss(loss, "loss"), remargin_rule
+        if weight_rule not in WeightRule.values():
+            raise ValueError(f"weight_rule == {weight_rule!r}, must be one of {', '.join(WeightRule.values())}")
+        self.loss_form, self.remargin_rule, self.weight_rule = check_loss(loss, "loss"), remargin_rule, weight_rule
         self.reweight, self.remargin = bool(reweight), bool(remargin)
         self.name = "frl_" + "_".join(n for n, on in (("reweight", reweight), ("remargin", remargin)) if on)
         self.tau1, self.tau2 = float(tau1), float(tau2)
@@ -299,7 +313,8 @@ class FRL(Method):
         return cls(num_classes, cfg.eps, attack, reweight=cls.reweight_on, remargin=cls.remargin_on, tau1=cfg.tau1,
                    tau2=cfg.tau2, alpha1=cfg.alpha1, alpha2=cfg.alpha2, variant=cfg.frl_variant, beta=cfg.frl_beta,
                    phi_limit=cfg.phi_limit, eps_cap=cfg.eps_cap, decay_every=cfg.lr_step_every,
-                   bndy_metric=cfg.bndy_metric, loss=cfg.frl_loss, remargin_rule=cfg.remargin_rule)
+                   bndy_metric=cfg.bndy_metric, loss=cfg.frl_loss, remargin_rule=cfg.remargin_rule,
+                   weight_rule=cfg.frl_weight_rule)
 
     def _alphas(self, epoch):
         """The multiplier steps of the update before 0-based ``epoch``."""
@@ -322,9 +337,10 @@ class FRL(Method):
         if self.reweight:
             self.phi_bndy = update_multipliers(self.phi_bndy, v_bndy, step_bndy, self.phi_limit)
         if self.variant == "paper":
-            self.class_weights = lagrangian_weights(self.phi_nat, v_nat > 0).float()
+            every = self.weight_rule == WeightRule.MULTIPLIER.value  # a_i = 1 for every class, not only violators
+            self.class_weights = lagrangian_weights(self.phi_nat, every | (v_nat > 0)).float()
             if self.reweight:
-                self.class_weights_bndy = lagrangian_weights(self.phi_bndy, v_bndy > 0).float()
+                self.class_weights_bndy = lagrangian_weights(self.phi_bndy, every | (v_bndy > 0)).float()
         else:
             self.class_weights = authors_weights(self.phi_nat).float()
             if self.reweight:
