@@ -91,12 +91,12 @@ _SPECS.sort(key=lambda s: (not s.id.startswith("fig"), int(s.id.lstrip("figtable
 _SPECS += [
     FigureSpec("demo_classwise", "frl demo: class-wise errors of the PGD-AT start, FRL and the controls (digits)",
                _lazy("figures.demo", "draw_demo"), _from_runs("demo_figure"), "runs"),
-    FigureSpec("theory_errors_vs_eps", "Theorems 1-2: class-wise errors of f_nat and f_rob as eps grows",
-               _lazy("figures.theory", "draw_errors_vs_eps"), _theory("errors_vs_eps"), "theory"),
     FigureSpec("controller_trace", "Class-wise validation errors and class weights per epoch: does FRL's controller "
                "settle or swing? (any run directory, --runs)", _lazy("figures.controller", "draw_controller_trace"),
                _from_runs("controller_trace"), "runs",
                _lazy("figures.controller", "controller_trace_markdown")),
+    FigureSpec("theory_errors_vs_eps", "Theorems 1-2: class-wise errors of f_nat and f_rob as eps grows",
+               _lazy("figures.theory", "draw_errors_vs_eps"), _theory("errors_vs_eps"), "theory"),
     FigureSpec("theory_claims_map", "Where the paper's conditional claims hold (0 < b_rob; A.3 in D')",
                _lazy("figures.theory", "draw_claims_map"), _theory("claims_map"), "theory"),
 ]

@@ -117,14 +117,14 @@ SETTINGS = (
     Setting("frl_loss", None, "FRL loss: pgd_at = clean CE + beta adversarial CE, the loss of the PGD-AT start "
             "(default), trades = CE + beta KL (Section 4.1; the authors' variant)", "choice", choices=Loss.values(),
             group=_FT),
-    # Remargin: "relative" (the constraint of Eq. 6/9 and Algorithm 1: R_bndy(f,i) - R_bndy(f) - tau2,
-    # eps_i never below eps; default) or "absolute" (Eq. 11 as printed, R_bndy(f,i) - tau2)
     # Reweight: "switched" (the gradient of Eq. 9: a class's multiplier counts only while its constraint
     # is broken; default) or "multiplier" (1/K + phi_i - mean(phi) for every class, the authors' form)
     Setting("frl_weight_rule", WeightRule.SWITCHED.value, "Reweight's class weights: switched = the gradient of "
             "Eq. 9, a class's multiplier counted only while it breaks its constraint (default); multiplier = "
             "1/K + phi_i - mean(phi) for every class (the authors' form; the paper variant only)", "choice",
             choices=WeightRule.values(), group=_FT),
+    # Remargin: "relative" (the constraint of Eq. 6/9 and Algorithm 1: R_bndy(f,i) - R_bndy(f) - tau2,
+    # eps_i never below eps; default) or "absolute" (Eq. 11 as printed, R_bndy(f,i) - tau2)
     Setting("remargin_rule", "relative", "Remargin: relative = the constraint of Eq. 9 and Algorithm 1 "
             "(R_bndy(f,i) - R_bndy(f) - tau2), eps_i >= eps (default); absolute = Eq. 11 as printed "
             "(R_bndy(f,i) - tau2)", "choice", choices=RemarginRule.values(), group=_FT),
