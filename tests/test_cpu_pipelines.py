@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from deep.config import LEGACY_DEFAULTS
 from deep.pipeline import load_pipeline, stage_config, stages
 from fake_datasets import write_cifar10
 from frl.cli import main
@@ -13,6 +14,7 @@ from frl.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 FRL = ROOT / "configs" / "cpu" / "cifar10_frl.toml"
 COMPARE = ROOT / "configs" / "cpu" / "cifar10_compare.toml"
+CONTROLLER = ROOT / "configs" / "cpu" / "cifar10_frl_controller.toml"
 TINY = ["epochs=1", "val_per_class=1", "eval_steps=1", "attack_steps=1", "batch_size=16"]
 
 
@@ -42,6 +44,27 @@ def test_the_compare_pipeline_trains_the_methods_on_one_split_and_schedule():
     assert cfgs["cfa"].lr == pytest.approx(7 * cfgs["trades"].lr)  # TRADES' SGD steps before calibration
     assert cfgs["frl"].init.endswith("trades") and cfgs["frl"].frl_loss == "trades" and cfgs["frl"].frl_beta == 6
     assert [p["run"]["checkpoint"] for p in parts] == ["last", "last", "last", "last", "averaged"]
+
+
+PATHS = {"out", "init", "data_dir", "seed", "package_version", "git_commit", "torch_version", "progress"}
+
+
+def test_the_controller_probe_is_pipeline_a_start_and_its_trades_stage_three_ways():
+    """configs/cpu/cifar10_frl_controller.toml: the start of cifar10_frl.toml, its TRADES-loss FRL stage, and
+    that stage with a smaller alpha or with the authors' weight rule; nothing else differs."""
+    a = {p["run"]["name"]: stage_config(p, "runs").to_dict() for p in stages(load_pipeline(FRL))}
+    c = {p["run"]["name"]: stage_config(p, "runs").to_dict() for p in stages(load_pipeline(CONTROLLER))}
+    assert list(c) == ["pgd_at", "frl_trades", "frl_trades_small_alpha", "frl_trades_multiplier"]
+    same = lambda x, y: {k for k in x if x[k] != y[k]} - PATHS  # noqa: E731
+    assert same(c["pgd_at"], a["pgd_at"]) == set() and same(c["frl_trades"], a["frl_reweight_remargin_trades"]) == set()
+    assert same(c["frl_trades_small_alpha"], c["frl_trades"]) == {"alpha1", "alpha2"}
+    assert c["frl_trades_small_alpha"]["alpha1"] == c["frl_trades_small_alpha"]["alpha2"] == 0.15
+    assert same(c["frl_trades_multiplier"], c["frl_trades"]) == {"frl_weight_rule"}
+    assert c["frl_trades_multiplier"]["frl_weight_rule"] == "multiplier" and c["frl_trades"]["frl_weight_rule"] == "switched"
+    committed = ROOT / "results" / "cpu" / "cifar10_frl_controller"
+    for name, cfg in c.items():  # the committed runs (frl train with these settings) are these stages
+        for saved in sorted((committed / name).glob("seed_*/config.json")):
+            assert same(cfg, {**LEGACY_DEFAULTS, **json.loads(saved.read_text())}) == set(), saved
 
 
 def _run(config, tmp_path, seeds, extra=()):
