@@ -46,7 +46,8 @@ def test_the_compare_pipeline_trains_the_methods_on_one_split_and_schedule():
     assert [p["run"]["checkpoint"] for p in parts] == ["last", "last", "last", "last", "averaged"]
 
 
-PATHS = {"out", "init", "data_dir", "seed", "package_version", "git_commit", "torch_version", "progress"}
+# where, how and from which code a run was started: not what it trains
+PATHS = {"out", "init", "data_dir", "seed", "resume", "package_version", "git_commit", "torch_version", "progress"}
 
 
 def test_the_controller_probe_is_pipeline_a_start_and_its_trades_stage_three_ways():
