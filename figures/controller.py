@@ -42,11 +42,17 @@ __all__ = ["MAX_ROWS", "swing", "draw_controller_trace", "controller_trace_markd
 MAX_ROWS = 16  # runs drawn (the title says when there are more); the JSON and the table hold every run
 
 
+def _as_array(rows) -> np.ndarray:
+    """Rows of per-class values as a float array, None (a class without images) as NaN."""
+    if isinstance(rows, np.ndarray):
+        return rows.astype(float)
+    return np.array([[np.nan if v is None else v for v in row] for row in rows], dtype=float)
+
+
 def swing(errors) -> dict:
     """Epoch-to-epoch movement of class-wise errors ``errors`` (epochs x classes, fractions; None or NaN
     for a class without images, left out); see the module doc. ValueError for fewer than 2 epochs."""
-    e = np.array([[np.nan if v is None else v for v in row] for row in errors], dtype=float) \
-        if not isinstance(errors, np.ndarray) else errors.astype(float)
+    e = _as_array(errors)
     if e.ndim != 2 or e.shape[0] < 2 or e.shape[1] < 1:
         raise ValueError(f"errors has shape {e.shape}: need epochs x classes with at least 2 epochs")
     keep = ~np.isnan(e).any(axis=0)  # classes measured in every epoch
@@ -66,7 +72,7 @@ def swing(errors) -> dict:
 
 def _plot_classes(ax, epochs, values, names, highlight, scale=1.0):
     colours = plt.get_cmap("tab10")(np.arange(len(names)) % 10)
-    v = scale * np.array([[np.nan if x is None else x for x in row[:len(names)]] for row in values], dtype=float)
+    v = scale * _as_array([row[:len(names)] for row in values])
     for c, name in enumerate(names):
         strong = c in highlight
         ax.plot(epochs, v[:, c], color=colours[c], lw=1.6 if strong else 0.7, alpha=1.0 if strong else 0.45,
@@ -74,7 +80,7 @@ def _plot_classes(ax, epochs, values, names, highlight, scale=1.0):
 
 
 def _row(row, r, cols):
-    e = np.array([[np.nan if v is None else v for v in x] for x in r["std_error"]], dtype=float)
+    e = _as_array(r["std_error"])
     top = set(np.argsort(-np.nan_to_num(np.abs(np.diff(e, axis=0)).sum(axis=0), nan=-1.0))[:2].tolist())
     _plot_classes(row[0], r["epochs"], r["std_error"], r["class_names"], top, scale=100.0)
     s = r["swing"]
@@ -119,7 +125,7 @@ def controller_trace_markdown(res: dict) -> str:
              "worst class by epoch |", "|---|---|---|---|---|---|---|"]
     for r in res["runs"]:
         s, names = r["swing"], r["class_names"]
-        e = np.array([[np.nan if v is None else v for v in x] for x in r["std_error"]], dtype=float)
+        e = _as_array(r["std_error"])
         worst = " ".join(names[int(np.nanargmax(x))] for x in e)
         alt = "—" if s["alternation"] is None else f"{s['alternation']:+.2f}"
         e0, e1 = (r["epochs"][j] for j in s["largest_epochs"])
