@@ -9,7 +9,8 @@ Rows, each the median over ``--repeats`` timed batches (small_cnn: 8x as many) a
 * ``train``: one PGD-AT training step (the project's PGDAT loss with its PGD, backward, SGD step;
   PGD-3 at 8/255 on CIFAR-sized 3x32x32 input for compact_cnn, PGD-10 at 0.2 on digits' 1x8x8 for
   small_cnn) at the model's batch size, in fp32, bf16 autocast, channels_last, both, and both with
-  torch.compile; and with 1 and 2 threads;
+  torch.compile; with 1 and 2 threads; and as two processes of 1 thread each, side by side (their
+  images per second summed: what two stages or seeds run at once get from the 2 cores, ``frl run --jobs``);
 * ``eval``: PGD-20-style evaluation steps (eval mode, fp32, input gradients only) of the plain
   module, in channels_last, and folded (conv + BN folded, channels_last: ``deep.fast_path.eval_module``);
 * ``width``: the compact_cnn training step (bf16 + channels_last) at other widths (``--widths``),
@@ -93,6 +94,26 @@ def train_rate(name, path: FastPath, warmup, repeats, threads=None, widths=None)
         torch.set_num_threads(old)
 
 
+def _worker_rate(args):
+    """One process of :func:`concurrent_train_rate`: wait for the others, then time its own steps."""
+    barrier, name, path, warmup, repeats, threads = args
+    torch.set_num_threads(threads)
+    barrier.wait()
+    return train_rate(name, path, warmup, repeats, threads=threads)
+
+
+def concurrent_train_rate(name, path: FastPath, processes, warmup, repeats, threads=1):
+    """Images per second of ``processes`` training processes of ``threads`` threads each, run at once, summed."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    with ctx.Manager() as manager:
+        barrier = manager.Barrier(processes)
+        with ctx.Pool(processes) as pool:
+            rates = pool.map(_worker_rate, [(barrier, name, path, warmup, repeats, threads)] * processes)
+    return sum(rates)
+
+
 def eval_rate(name, variant, warmup, repeats, batch=500, steps=5):
     """Images x attack steps per second of the evaluation PGD (eval mode, fp32)."""
     shape, _, eps, _, _ = SETUPS[name]
@@ -169,6 +190,9 @@ def main():
             rate = train_rate(name, best, args.warmup, repeats, threads=threads)
             add(model=name, kind="train", variant=f"bf16 + channels_last, {threads} thread(s)", batch=batch,
                 attack_steps=steps, images_per_s=round(rate, 1), vs_plain=round(rate / base, 2))
+        rate = concurrent_train_rate(name, best, 2, args.warmup, repeats)
+        add(model=name, kind="train", variant="bf16 + channels_last, 2 processes x 1 thread", batch=batch,
+            attack_steps=steps, images_per_s=round(rate, 1), vs_plain=round(rate / base, 2))
         ebase = None
         for variant in ("plain", "channels_last", "folded"):
             rate = eval_rate(name, variant, args.warmup, repeats)

@@ -64,6 +64,7 @@ class DatasetName(Choice):
 class ModelName(Choice):
     SMALL_CNN = "small_cnn"
     COMPACT_CNN = "compact_cnn"
+    COMPACT_CNN_SILU = "compact_cnn_silu"
     PREACT_RESNET18 = "preact_resnet18"
     PREACT_RESNET18_AUTHORS = "preact_resnet18_authors"
     WRN28_10 = "wrn28_10"

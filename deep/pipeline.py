@@ -27,6 +27,7 @@ paired changes against that stage (:mod:`figures.seeds`).
 from __future__ import annotations
 
 import difflib
+import functools
 import tomllib
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from .errors import ConfigError, NoAveragedModel, RunDirError
 from .parse import parse_number, parse_whole
 from .run_dir import RunDir
 from .runs import certify_and_save, evaluate_and_save, six_numbers, train_run
+from .side_by_side import Task, check_jobs, run_tasks
 
 __all__ = ["load_pipeline", "stages", "stage_config", "run_stage", "run_pipeline", "parse_overrides"]
 
@@ -349,22 +351,61 @@ def _set_aside(rd: RunDir, log) -> None:
         f"a stage after it starts from it, or the stage it starts from is trained anew)")
 
 
-def _run_seed(parts: list, runs, seed, path, log, **where) -> dict:
-    """Every stage of one seed (or of a run without seeds), keeping the finished stages that stand
-    (:func:`_stages_to_train`); returns {stage: eval}."""
+def _seed_plan(parts: list, runs, seed, path, log) -> tuple[dict, list]:
+    """({stage: eval} of the finished stages of one seed that stand (:func:`_stages_to_train`), [(stage,
+    whether it is trained anew)] of the stages to run, in order)."""
     kept, anew = _stages_to_train(parts, runs, path) if seed is not None else ({}, set())
-    evals = {}
+    evals, todo = {}, []
     for p in parts:
-        name, rd = p["run"]["name"], run_dir_of(p, runs)
-        if name in kept and not rd.checkpoint_path.exists():
+        name = p["run"]["name"]
+        if name in kept and not run_dir_of(p, runs).checkpoint_path.exists():
             log(f"seed {seed}, stage {name}: trained and scored (its result files are there); not trained again")
             evals[name] = kept[name]
-            continue
-        if name in anew:
-            _set_aside(rd, log)
-        evals[name] = run_stage(p, runs, where["device"], where["data_dir"], where["download"], source=str(path),
-                                log=log)
-    return evals
+        else:
+            todo.append((p, name in anew))
+    return evals, todo
+
+
+def _run_seed(parts: list, runs, seed, path, log, **where) -> dict:
+    """Every stage of one seed (or of a run without seeds), one after another; returns {stage: eval}."""
+    evals, todo = _seed_plan(parts, runs, seed, path, log)
+    for p, anew in todo:
+        if anew:
+            _set_aside(run_dir_of(p, runs), log)
+        evals[p["run"]["name"]] = run_stage(p, runs, where["device"], where["data_dir"], where["download"],
+                                            source=str(path), log=log)
+    return {p["run"]["name"]: evals[p["run"]["name"]] for p in parts}
+
+
+def _run_side_by_side(plans: dict, runs, path, log, jobs: int, on_seed, **where) -> dict:
+    """The stages of every seed of ``plans`` ({seed: (parts, kept evals, to do)}) in ``jobs`` worker
+    processes (:mod:`deep.side_by_side`); ``on_seed(seed, evals)`` as each seed's last stage ends."""
+    evals = {seed: dict(kept) for seed, (_, kept, _) in plans.items()}
+    left = {seed: len(todo) for seed, (_, _, todo) in plans.items()}
+    tasks = []
+    for seed, (parts, _, todo) in plans.items():
+        names = {p["run"]["name"] for p, _ in todo}
+        for p, anew in todo:
+            name, init = p["run"]["name"], p["train"].get("init")
+            label = f"seed {seed}, stage {name}" if seed is not None else f"stage {name}"
+            tasks.append(Task((seed, name), label, (p, runs, where["device"], where["data_dir"], where["download"],
+                                                    str(path)), after=(seed, init) if init in names else None,
+                              prepare=functools.partial(_set_aside, run_dir_of(p, runs), log) if anew else None))
+
+    def done(task, res):
+        seed, name = task.key
+        evals[seed][name] = res
+        log(f"{task.label}: finished")
+        left[seed] -= 1
+        if left[seed] == 0:
+            on_seed(seed, {p["run"]["name"]: evals[seed][p["run"]["name"]] for p in plans[seed][0]})
+
+    for seed, n in left.items():
+        if n == 0:  # nothing to run: every stage kept
+            on_seed(seed, evals[seed])
+    run_tasks(tasks, run_stage, jobs, check_jobs(jobs), done, log=log)
+    return {seed: {p["run"]["name"]: evals[seed][p["run"]["name"]] for p in parts}
+            for seed, (parts, _, _) in plans.items()}
 
 
 def _check_before_training(cfg: dict, runs, path, overrides, seeds) -> None:
@@ -421,8 +462,16 @@ def _check_run_table(cfg: dict, path, seeds, overrides) -> tuple:
     return picked[0], picked[1], names
 
 
+def _seed_parts(cfg: dict, seed, overrides) -> list[dict]:
+    parts = stages(cfg)
+    for part in parts:
+        part["train"] = {**part["train"], **(overrides or {})}
+        part["run"]["seed"] = seed
+    return parts
+
+
 def run_pipeline(path, runs="runs", device=None, data_dir=None, download=False, overrides=None,
-                 log=print, markdown=None, seeds=None, compare=None, summarise=None) -> dict:
+                 log=print, markdown=None, seeds=None, compare=None, summarise=None, jobs=1) -> dict:
     """Every run or stage of a TOML file, in order; returns {stage name: eval dict} (of the last seed).
 
     ``overrides`` ({setting: value}) replaces settings in every stage (``frl run --train-set``).
@@ -434,32 +483,39 @@ def run_pipeline(path, runs="runs", device=None, data_dir=None, download=False, 
     command line passes one that writes ``frl compare``'s files of those seeds), it is called after the last seed.
     When ``[run] summary`` names a stage and a ``summarise(folder, start, stage names)`` function is given
     (the command line passes :func:`figures.seeds.write_seeds_summary`), it is called after every seed.
+    ``jobs`` > 1 trains that many stages (of any seed) side by side, each once the stage it starts from
+    has finished (:mod:`deep.side_by_side`).
     """
     cfg = load_pipeline(path)
     base, start, names = _check_run_table(cfg, path, seeds, overrides)
+    check_jobs(jobs)
     _check_before_training(cfg, runs, path, overrides, seeds)
     if start is not None and seeds is None:
         log(f"note: [run] summary = {start!r} summarises runs over seeds; without --seeds the summary is the "
             f"one of a single run (summary.json / .md beside the stages)")
-    evals = {}
+    group = RunDir(Path(runs) / stages(cfg)[0]["run"]["table"])
+
+    def seed_done(seed, _evals):
+        if seed is not None and start is not None and summarise is not None:
+            log(f"{summarise(group.path, start, names)} (seeds so far)")
+
+    evals, plans, where = {}, {}, dict(device=device, data_dir=data_dir, download=download)
     for seed in (seeds if seeds is not None else [None]):
-        parts = stages(cfg)
-        for part in parts:
-            part["train"] = {**part["train"], **(overrides or {})}
-            part["run"]["seed"] = seed
+        parts = _seed_parts(cfg, seed, overrides)
         if seed is not None:
             log(f"seed {seed}")
         done = _finished_seed(parts, runs, path) if seed is not None else None
         if done is not None:
             log(f"seed {seed}: every stage is trained and scored (its result files are there); nothing to do")
-            evals = done
-        else:
-            evals = _run_seed(parts, runs, seed, path, log, device=device, data_dir=data_dir, download=download)
-        if seed is not None and start is not None and summarise is not None:
-            written = summarise(Path(runs) / parts[0]["run"]["table"], start, names)
-            log(f"{written} (seeds so far)")
+        elif jobs > 1:
+            plans[seed] = (parts, *_seed_plan(parts, runs, seed, path, log))
+            continue
+        evals[seed] = done if done is not None else _run_seed(parts, runs, seed, path, log, **where)
+        seed_done(seed, evals[seed])
+    if plans:
+        evals.update(_run_side_by_side(plans, runs, path, log, jobs, seed_done, **where))
+    evals = evals[(seeds or [None])[-1]]
     if len(names) > 1:
-        group = RunDir(Path(runs) / parts[0]["run"]["table"])
         if seeds is None:
             group.write_summary({name: six_numbers(res) for name, res in evals.items()},
                                 markdown(evals) if markdown is not None else None)

@@ -31,8 +31,6 @@ from __future__ import annotations
 import io
 import os
 import pickle
-import signal
-import sys
 import tarfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -40,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import CIFAR10_CLASSES, DatasetError
+from .worker_processes import die_with_parent
 
 __all__ = ["prepare_cifar10", "read_jpeg_tree", "read_npz", "write_cifar10_batches", "interleaved_order",
            "decoding_pool"]
@@ -48,22 +47,9 @@ _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 IMAGE_SIZE = (32, 32)
 
 
-def _die_with_parent() -> None:
-    """Worker initializer: on Linux, ask the kernel to SIGKILL this worker when its parent dies (a
-    ``kill -9`` of ``frl prepare-cifar10`` would otherwise leave every decoding worker running)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        PR_SET_PDEATHSIG = 1
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
-
-
 def decoding_pool(workers: int) -> ProcessPoolExecutor:
     """The worker processes that decode images; they end when this process ends, however it ends."""
-    return ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent)
+    return ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent)
 
 
 class _WrongSize(Exception):

@@ -183,7 +183,8 @@ def _one_epoch(run: Run, rd: RunDir, epoch: int, log) -> None:
     if not run.lr_per_batch:
         run.scheduler.step()
     common = {"epoch": epoch, "loss": loss, "epoch_time": seconds, "images_per_s": seen / seconds, "lr": lr,
-              "fast_path": [k for k, on in run.speed.as_dict().items() if on], **run.method.log()}
+              "fast_path": [k for k, on in run.speed.as_dict().items() if on], "threads": torch.get_num_threads(),
+              **run.method.log()}
     records = []
     has_val = len(run.val_data) > 0  # --val-per-class 0: no validation split, nothing to score
     if has_val:

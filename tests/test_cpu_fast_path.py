@@ -23,12 +23,28 @@ def test_compact_cnn_has_the_documented_size_and_shape():
     assert build_model("compact_cnn", 10, 1)(torch.rand(2, 1, 8, 8)).shape == (2, 10)  # digits: 8 -> 4 -> 2 -> 1
 
 
+def test_compact_cnn_silu_is_the_same_net_with_silu_in_every_place_of_relu():
+    relu, silu = build_model("compact_cnn", 10, 3), build_model("compact_cnn_silu", 10, 3)
+    assert {k: v.shape for k, v in relu.state_dict().items()} == {k: v.shape for k, v in silu.state_dict().items()}
+    silu.load_state_dict(relu.state_dict())  # one checkpoint format: the weights of one load into the other
+    x = torch.randn(4, 3, 32, 32)
+    assert not torch.allclose(relu.eval()(x), silu.eval()(x))
+    # the same network up to the activation: with x * sigmoid(x) swapped for max(x, 0) it computes ReLU's outputs
+    for block in silu.blocks:
+        block.act = torch.nn.functional.relu
+    silu.stem[2] = torch.nn.ReLU()
+    assert torch.equal(relu(x), silu(x))
+    with pytest.raises(ValueError, match="activation"):
+        CompactCNN(activation="tanh")
+
+
 def test_defaults_follow_the_measurements_per_device_and_model():
     assert choose(CPU, "compact_cnn", native_bf16=True) == FastPath(bf16=True, channels_last=True, eval_folded=True)
     # a CPU without native bf16 (AVX2 only) emulates it 10-20x slower than fp32: never on there
     assert choose(CPU, "compact_cnn", native_bf16=False) == FastPath(channels_last=True, eval_folded=True)
     assert not choose(CPU, "small_cnn", fast=True, native_bf16=False).bf16
     assert choose(CPU, "compact_cnn").bf16 == cpu_has_native_bf16()
+    assert choose(CPU, "compact_cnn_silu", native_bf16=True) == choose(CPU, "compact_cnn", native_bf16=True)
     assert choose(CPU, "small_cnn") == OFF  # measured within noise on digits' batch 16: kept off
     assert choose(CPU, "preact_resnet18") == OFF  # not measured on a CPU
     cuda = choose(CUDA, "small_cnn")
@@ -44,7 +60,7 @@ def test_switches_force_the_tricks_on_or_off():
     assert not choose(CUDA, "small_cnn", fast=False).any
 
 
-@pytest.mark.parametrize("name", ["compact_cnn", "preact_resnet18", "small_cnn"])
+@pytest.mark.parametrize("name", ["compact_cnn", "compact_cnn_silu", "preact_resnet18", "small_cnn"])
 def test_the_folded_module_computes_the_plain_module_and_leaves_it_alone(name):
     torch.manual_seed(0)
     channels = 1 if name == "small_cnn" else 3

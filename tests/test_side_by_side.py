@@ -1,0 +1,146 @@
+"""frl run --jobs N (deep/side_by_side.py): stages trained side by side in worker processes are the stages
+trained one after another with the same threads, a stage waits for the one it starts from, a failure ends
+the run, a kill -9 leaves no worker training, and a bad --jobs is refused before anything is written."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from deep.errors import ConfigError
+from deep.pipeline import run_pipeline
+from deep.side_by_side import Task, run_tasks, check_jobs
+from figures.seeds import write_seeds_summary
+from frl.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMING = {"epoch_time", "images_per_s"}
+STAGE = 'dataset = "digits"\neps = 0.2\nattack_steps = 1\neval_steps = 1\nval_per_class = 5\ntest_every = 0\n'
+
+
+def _pipeline(tmp_path, epochs=2):
+    """Two starts "a", "b" and a stage "c" from a: a and b train side by side, c once a has finished (b,
+    five times as long, is still training then)."""
+    cfg = tmp_path / "p.toml"
+    body = '[run]\nname = "p"\ntable = "t"\nsummary = "a"\n'
+    for name, init, n in (("a", None, epochs), ("b", None, 5 * epochs), ("c", "a", epochs)):
+        start = f'init = "{init}"\nlr = 0.001\n' if init else ""
+        body += f'[[stage]]\nname = "{name}"\n[stage.train]\nmethod = "pgd_at"\nepochs = {n}\n{start}{STAGE}'
+    cfg.write_text(body)
+    return cfg
+
+
+def _results(group: Path) -> dict:
+    out = {}
+    for f in sorted(group.rglob("*")):
+        if f.name == "eval.json":
+            res = json.loads(f.read_text())
+            res.pop("run")
+            out[str(f.relative_to(group))] = res
+        elif f.name == "metrics.jsonl":
+            out[str(f.relative_to(group))] = [{k: v for k, v in json.loads(line).items() if k not in TIMING}
+                                              for line in f.read_text().splitlines()]
+    return out
+
+
+def test_stages_side_by_side_are_the_stages_one_after_another_with_the_same_threads(tmp_path):
+    cfg = _pipeline(tmp_path)
+    lines, old = [], torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)  # two threads for two jobs: one each
+        run_pipeline(cfg, runs=tmp_path / "jobs", seeds=[0], jobs=2, log=lines.append,
+                     summarise=lambda folder, start, names: write_seeds_summary(folder, start, names))
+        torch.set_num_threads(1)  # what each of the two workers had
+        run_pipeline(cfg, runs=tmp_path / "alone", seeds=[0], log=lambda m: None)
+    finally:
+        torch.set_num_threads(old)
+    side, alone = _results(tmp_path / "jobs" / "t"), _results(tmp_path / "alone" / "t")
+    assert len(side) == 6 and side == alone  # 3 stages x (eval.json, metrics.jsonl)
+    assert {line["threads"] for m in side.values() if isinstance(m, list) for line in m} == {1}
+    # a and b both start before either finishes, c only after a has finished; each with 1 of the 2 threads
+    at = {line: k for k, line in enumerate(lines)}
+    started = [at[f"seed 0, stage {s}: started (1 thread)"] for s in "abc"]
+    finished = [at[f"seed 0, stage {s}: finished"] for s in "abc"]
+    assert max(started[:2]) < min(finished[:2]) and finished[0] < started[2]
+    summary = json.loads((tmp_path / "jobs" / "t" / "p" / "summary.json").read_text())  # after the seed
+    assert summary["stages"]["b"]["last"]["seeds"] == [0]
+
+
+def _fail(x, log):
+    if x == 2:
+        raise ConfigError("task 2 is wrong")
+    time.sleep(0.2 * x)
+    return x
+
+
+def _exit(x, log):
+    os._exit(3)
+
+
+def _threads(x, log):
+    return torch.get_num_threads()
+
+
+def test_a_task_alone_gets_every_thread_and_two_side_by_side_half_each():
+    got = {}
+    tasks = [Task("start", "start", (0,)), Task("b", "b", (0,), after="start"), Task("c", "c", (0,), after="start")]
+    run_tasks(tasks, _threads, 2, 4, lambda t, r: got.update({t.key: r}), log=lambda m: None)
+    assert got == {"start": 4, "b": 2, "c": 2}
+    got.clear()
+    run_tasks(tasks, _threads, 1, 4, lambda t, r: got.update({t.key: r}), log=lambda m: None)
+    assert got == {"start": 4, "b": 4, "c": 4}  # one job: one after another, each with all four
+
+
+def test_tasks_wait_for_their_start_and_the_first_failure_is_raised():
+    done = []
+    tasks = [Task(1, "one", (1,)), Task(3, "three", (3,), after=1), Task(0, "zero", (0,), after=3)]
+    run_tasks(tasks, _fail, 2, 1, lambda t, r: done.append((t.key, r)), log=lambda m: None)
+    assert done == [(1, 1), (3, 3), (0, 0)]  # each after the one it waits for, however fast it is
+    with pytest.raises(ConfigError, match="task 2 is wrong"):
+        run_tasks([Task(5, "five", (5,)), Task(2, "two", (2,))], _fail, 2, 1, lambda t, r: None, log=lambda m: None)
+    with pytest.raises(RuntimeError, match=r"seven: its worker process died \(exit code 3\)"):
+        run_tasks([Task(7, "seven", (7,))], _exit, 1, 1, lambda t, r: None, log=lambda m: None)
+    with pytest.raises(RuntimeError, match="never run"):
+        run_tasks([Task(1, "one", (1,), after=9)], _fail, 1, 1, lambda t, r: None, log=lambda m: None)
+
+
+@pytest.mark.parametrize("jobs", ["0", "-1", str(torch.get_num_threads() + 1)])
+def test_a_bad_jobs_is_one_line_and_exit_2_before_anything_is_written(jobs, tmp_path, capsys):
+    cfg = _pipeline(tmp_path)
+    assert main(["run", str(cfg), "--runs", str(tmp_path / "runs"), "--jobs", jobs]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--jobs" in err and not (tmp_path / "runs").exists()
+    with pytest.raises(ConfigError):
+        check_jobs(True)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_a_kill_of_frl_run_leaves_no_stage_training_and_a_rerun_finishes_every_stage(tmp_path):
+    cfg, runs = _pipeline(tmp_path, epochs=6), tmp_path / "runs"
+    cmd = [sys.executable, "-m", "frl", "run", str(cfg), "--runs", str(runs), "--seeds", "0", "1", "--jobs", "2"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    started = 0
+    for line in proc.stderr:  # two stages training side by side, each with a checkpoint
+        started += line.startswith("seed ") and "epoch 2/6" in line
+        if started == 2:
+            break
+    assert started == 2
+    kids = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 30
+    while time.time() < deadline and any(os.path.exists(f"/proc/{k}") for k in kids):
+        time.sleep(0.2)
+    assert not [k for k in kids if os.path.exists(f"/proc/{k}")], "workers outlived frl run"
+    rerun = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    for seed in (0, 1):
+        for stage in "abc":
+            metrics = (runs / "t" / "p" / stage / f"seed_{seed}" / "metrics.jsonl").read_text().splitlines()
+            assert [json.loads(m)["epoch"] for m in metrics][-1] == 5
