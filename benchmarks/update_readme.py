@@ -2,7 +2,7 @@
 
     python benchmarks/update_readme.py --demo results/demo
     python benchmarks/update_readme.py --ablation digits=results/ablation/digits
-    python benchmarks/update_readme.py --summary cpu-frl=results/cpu/cifar10_frl
+    python benchmarks/update_readme.py --summary cpu-frl-start18=results/cpu/cifar10_frl_start18
 
 A block is the text between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``: ``demo-table``
 (from DIR/summary.md and DIR/demo.json of ``frl demo``), ``ablation-NAME`` (from

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import os
 import tomllib
 from pathlib import Path
 
@@ -386,6 +387,7 @@ def _run_side_by_side(plans: dict, runs, path, log, jobs: int, on_seed, **where)
     for seed, (parts, _, todo) in plans.items():
         names = {p["run"]["name"] for p, _ in todo}
         for p, anew in todo:
+            p = {**p, "train": {"progress": False, **p["train"]}}  # no progress bars of several workers on one line
             name, init = p["run"]["name"], p["train"].get("init")
             label = f"seed {seed}, stage {name}" if seed is not None else f"stage {name}"
             tasks.append(Task((seed, name), label, (p, runs, where["device"], where["data_dir"], where["download"],
@@ -462,6 +464,17 @@ def _check_run_table(cfg: dict, path, seeds, overrides) -> tuple:
     return picked[0], picked[1], names
 
 
+def _check_jobs(jobs: int, download: bool) -> None:
+    """--jobs: a whole number in [1, torch's threads]; above 1, not with --download (workers would download
+    into one folder at once) nor under torchrun (each worker would join the process group as its parent)."""
+    check_jobs(jobs)
+    if jobs > 1 and download:
+        raise ConfigError(f"--jobs {jobs} with --download: download the data set once first (the same command "
+                          f"without --jobs, or frl prepare-cifar10), then train side by side")
+    if jobs > 1 and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError(f"--jobs {jobs} under torchrun: one stage at a time across the processes (no --jobs)")
+
+
 def _seed_parts(cfg: dict, seed, overrides) -> list[dict]:
     parts = stages(cfg)
     for part in parts:
@@ -488,12 +501,12 @@ def run_pipeline(path, runs="runs", device=None, data_dir=None, download=False, 
     """
     cfg = load_pipeline(path)
     base, start, names = _check_run_table(cfg, path, seeds, overrides)
-    check_jobs(jobs)
+    _check_jobs(jobs, download)
     _check_before_training(cfg, runs, path, overrides, seeds)
     if start is not None and seeds is None:
         log(f"note: [run] summary = {start!r} summarises runs over seeds; without --seeds the summary is the "
             f"one of a single run (summary.json / .md beside the stages)")
-    group = RunDir(Path(runs) / stages(cfg)[0]["run"]["table"])
+    group = RunDir(Path(runs) / stages(cfg)[0]["run"].get("table", ""))
 
     def seed_done(seed, _evals):
         if seed is not None and start is not None and summarise is not None:
@@ -516,10 +529,15 @@ def run_pipeline(path, runs="runs", device=None, data_dir=None, download=False, 
         evals.update(_run_side_by_side(plans, runs, path, log, jobs, seed_done, **where))
     evals = evals[(seeds or [None])[-1]]
     if len(names) > 1:
-        if seeds is None:
-            group.write_summary({name: six_numbers(res) for name, res in evals.items()},
-                                markdown(evals) if markdown is not None else None)
-            log(f"{group.path / RunDir.SUMMARY}" + (f", {RunDir.SUMMARY_MD}" if markdown is not None else ""))
-        if base is not None and compare is not None:
-            compare(group.path, base, seeds)
+        _summarise_group(group, evals, seeds, base, compare, markdown, log)
     return evals
+
+
+def _summarise_group(group: RunDir, evals: dict, seeds, base, compare, markdown, log) -> None:
+    """summary.json / .md of a staged pipeline without seeds; ``compare`` over the seeds where asked."""
+    if seeds is None:
+        group.write_summary({name: six_numbers(res) for name, res in evals.items()},
+                            markdown(evals) if markdown is not None else None)
+        log(f"{group.path / RunDir.SUMMARY}" + (f", {RunDir.SUMMARY_MD}" if markdown is not None else ""))
+    if base is not None and compare is not None:
+        compare(group.path, base, seeds)

@@ -22,13 +22,16 @@ from __future__ import annotations
 import functools
 import multiprocessing
 import multiprocessing.connection
+import os
+import pickle
 import sys
+import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
 
-from .errors import ConfigError
+from .errors import ConfigError, UsageError
 from .worker_processes import die_with_parent
 
 __all__ = ["Task", "check_jobs", "run_tasks"]
@@ -61,24 +64,29 @@ def _labelled(label: str, msg) -> None:
     print(f"{label}: {msg}", file=sys.stderr, flush=True)
 
 
-def _in_worker(conn, threads, fn, args, label) -> None:
-    """A worker process: its threads, death with its parent, one call, its result or error sent back."""
+def _in_worker(conn, parent: int, threads, fn, args, label) -> None:
+    """A worker process: death with its parent, its threads, one call, its result or error sent back."""
     die_with_parent()
+    if os.getppid() != parent:  # the parent died before the signal was set (while this process started)
+        os._exit(1)
     torch.set_num_threads(threads)
     try:
         out = ("result", fn(*args, log=functools.partial(_labelled, label)))
     except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent, which raises it
+        if not isinstance(exc, UsageError):  # a bug: its traceback, which the parent's re-raise loses
+            _labelled(label, traceback.format_exc().rstrip())
         out = ("error", exc)
     try:
         conn.send(out)
-    except Exception:  # an error that does not pickle: its text
-        conn.send(("error", RuntimeError(f"{type(out[1]).__name__}: {out[1]}")))
+    except Exception:  # noqa: BLE001 - a result or error that does not pickle: its text
+        conn.send(("error", RuntimeError(f"{label}: {type(out[1]).__name__}: {out[1]}"[:2000])))
     conn.close()
 
 
 def _start(ctx, task: Task, fn, threads: int):
     receive, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_in_worker, args=(send, threads, fn, task.args, task.label), daemon=True)
+    # not a daemon, so that it may start processes of its own (torch.compile's workers on older torch)
+    proc = ctx.Process(target=_in_worker, args=(send, os.getpid(), threads, fn, task.args, task.label))
     proc.start()
     send.close()
     return proc, receive
@@ -88,9 +96,10 @@ def _outcome(task: Task, proc, receive):
     """The result of a finished worker; its error raised; a worker that died without a word named."""
     try:
         kind, value = receive.recv()
-    except EOFError:
+    except (EOFError, OSError, TypeError, pickle.UnpicklingError, AttributeError):  # died mid-message, or unreadable
         proc.join()
-        raise RuntimeError(f"{task.label}: its worker process died (exit code {proc.exitcode})") from None
+        raise RuntimeError(f"{task.label}: its worker process ended without a readable result (exit code "
+                           f"{proc.exitcode})") from None
     proc.join()
     if kind == "error":
         raise value

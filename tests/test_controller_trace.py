@@ -117,11 +117,11 @@ def test_trace_reads_stage_seed_folders_and_keeps_the_validation_lines(tmp_path)
 
 
 def test_trace_of_a_committed_frl_fine_tune_finds_its_swing():
-    """The committed FRL runs with the TRADES loss (results/cpu/cifar10_frl, docs/results.md): cat and dog
+    """The committed FRL runs with the TRADES loss (results/cpu/cifar10_frl_start18, docs/results.md): cat and dog
     trade places as the worst class every epoch."""
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1] / "results" / "cpu" / "cifar10_frl" / "frl_reweight_remargin_trades"
+    root = Path(__file__).resolve().parents[1] / "results" / "cpu" / "cifar10_frl_start18" / "frl_reweight_remargin_trades"
     if not root.exists():
         pytest.skip(f"{root} is not in this checkout")
     for r in controller_trace(root)["runs"]:

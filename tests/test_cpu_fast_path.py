@@ -95,9 +95,11 @@ def test_a_compact_cnn_run_on_cpu_takes_its_fast_path(tmp_path):
         memory_format=torch.channels_last)
 
 
-def test_bf16_training_resumes_exactly_where_the_cpu_has_native_bf16(tmp_path, monkeypatch):
+@pytest.mark.parametrize("model", ["compact_cnn", "compact_cnn_silu"])
+def test_bf16_training_resumes_exactly_where_the_cpu_has_native_bf16(model, tmp_path, monkeypatch):
     """The bf16 branch of the fast path (AVX-512 BF16 / AMX machines), exercised on any CPU: emulated
-    bf16 is slow but exact, so a tiny compact_cnn run must resume to the uninterrupted metrics."""
+    bf16 is slow but exact, so a tiny compact_cnn run (either activation) must resume to the
+    uninterrupted metrics."""
     from conftest import StopTraining, stop_after_first_epoch
     from deep.run_dir import RunDir
     from deep.runs import train_run
@@ -105,7 +107,7 @@ def test_bf16_training_resumes_exactly_where_the_cpu_has_native_bf16(tmp_path, m
 
     monkeypatch.setattr(deep.fast_path, "cpu_has_native_bf16", lambda: True)
     write_cifar10(tmp_path / "data", n_per_batch=8, n_test=4)
-    tiny = dict(dataset="cifar10", data_dir=str(tmp_path / "data"), model="compact_cnn", method="pgd_at",
+    tiny = dict(dataset="cifar10", data_dir=str(tmp_path / "data"), model=model, method="pgd_at",
                 attack_steps=1, eval_steps=1, val_per_class=0, test_every=0, batch_size=20, seed=1, progress=False,
                 epochs=2)
 

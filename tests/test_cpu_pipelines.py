@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FRL = ROOT / "configs" / "cpu" / "cifar10_frl.toml"
 COMPARE = ROOT / "configs" / "cpu" / "cifar10_compare.toml"
 CONTROLLER = ROOT / "configs" / "cpu" / "cifar10_frl_controller.toml"
+START18 = ROOT / "configs" / "cpu" / "cifar10_frl_start18.toml"  # pipeline (a) as its three committed seeds ran
 TINY = ["epochs=1", "val_per_class=1", "eval_steps=1", "attack_steps=1", "batch_size=16"]
 
 
@@ -25,7 +26,7 @@ def test_the_frl_pipeline_is_the_issues_design():
     assert names == ["pgd_at", "frl_reweight_remargin", "frl_reweight_remargin_trades", "pgd_at_continued",
                      "loss_only"]
     cfgs = {p["run"]["name"]: stage_config(p, "runs") for p in parts}
-    assert all(c.model == "compact_cnn" and c.dataset == "cifar10" and c.val_per_class == 300 for c in cfgs.values())
+    assert all(c.model == "compact_cnn_silu" and c.dataset == "cifar10" and c.val_per_class == 300 for c in cfgs.values())
     fine = [cfgs[n] for n in names[1:]]
     assert {c.init for c in fine} == {str(Path("runs/cpu/cifar10_frl/pgd_at"))} and len({c.epochs for c in fine}) == 1
     assert len({(c.lr, c.batch_size, c.attack_steps) for c in fine}) == 1  # the same schedule for all four
@@ -51,9 +52,9 @@ PATHS = {"out", "init", "data_dir", "seed", "resume", "package_version", "git_co
 
 
 def test_the_controller_probe_is_pipeline_a_start_and_its_trades_stage_three_ways():
-    """configs/cpu/cifar10_frl_controller.toml: the start of cifar10_frl.toml, its TRADES-loss FRL stage, and
-    that stage with a smaller alpha or with the authors' weight rule; nothing else differs."""
-    a = {p["run"]["name"]: stage_config(p, "runs").to_dict() for p in stages(load_pipeline(FRL))}
+    """configs/cpu/cifar10_frl_controller.toml: the start of cifar10_frl_start18.toml, its TRADES-loss FRL stage,
+    and that stage with a smaller alpha or with the authors' weight rule; nothing else differs."""
+    a = {p["run"]["name"]: stage_config(p, "runs").to_dict() for p in stages(load_pipeline(START18))}
     c = {p["run"]["name"]: stage_config(p, "runs").to_dict() for p in stages(load_pipeline(CONTROLLER))}
     assert list(c) == ["pgd_at", "frl_trades", "frl_trades_small_alpha", "frl_trades_multiplier"]
     same = lambda x, y: {k for k in x if x[k] != y[k]} - PATHS  # noqa: E731
@@ -66,6 +67,25 @@ def test_the_controller_probe_is_pipeline_a_start_and_its_trades_stage_three_way
     for name, cfg in c.items():  # the committed runs (frl train with these settings) are these stages
         for saved in sorted((committed / name).glob("seed_*/config.json")):
             assert same(cfg, {**LEGACY_DEFAULTS, **json.loads(saved.read_text())}) == set(), saved
+
+
+def test_the_committed_start18_seeds_are_pipeline_a_with_its_old_start_and_what_its_config_reruns():
+    """results/cpu/cifar10_frl_start18/: pipeline (a) before its start moved to compact_cnn_silu for 14 epochs;
+    the four fine-tunes are the same but for the model they fine-tune."""
+    new = {p["run"]["name"]: stage_config(p, "runs").to_dict() for p in stages(load_pipeline(FRL))}
+    old = {p["run"]["name"]: stage_config(p, "runs").to_dict() for p in stages(load_pipeline(START18))}
+    same = lambda x, y: {k for k in x if x[k] != y[k]} - PATHS  # noqa: E731
+    assert list(new) == list(old)
+    for name in new:
+        assert same(new[name], old[name]) == ({"model", "epochs"} if name == "pgd_at" else {"model"}), name
+        assert old[name]["model"] == "compact_cnn" and new[name]["model"] == "compact_cnn_silu"
+    assert (old["pgd_at"]["epochs"], new["pgd_at"]["epochs"]) == (18, 14)
+    committed = ROOT / "results" / "cpu" / "cifar10_frl_start18"
+    for name, cfg in old.items():
+        saved = sorted((committed / name).glob("seed_*/config.json"))
+        assert [p.parent.name for p in saved] == ["seed_0", "seed_1", "seed_2"], name
+        for path in saved:
+            assert same(cfg, {**LEGACY_DEFAULTS, **json.loads(path.read_text())}) == set(), path
 
 
 def _run(config, tmp_path, seeds, extra=()):

@@ -114,18 +114,23 @@ def test_a_full_disk_keeps_an_earlier_dataset_whole(tmp_path):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
 def test_decoding_workers_end_when_prepare_is_killed(tmp_path):
-    """The pool prepare-cifar10 decodes with: after a kill -9 of its process, no worker stays."""
-    script = ("import time\nfrom deep.prepare import decoding_pool\npool = decoding_pool(2)\n"
-              "futures = [pool.submit(time.sleep, 120) for _ in range(2)]\nprint('ready', flush=True)\ntime.sleep(120)\n")
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "ready"
-    deadline = time.time() + 30
-    while True:
-        kids = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
-        if len(kids) >= 2 or time.time() > deadline:
-            break
-        time.sleep(0.2)
-    assert len(kids) >= 2, kids
+    """The pool prepare-cifar10 decodes with: after a kill -9 of its process, no worker stays. The kill comes
+    only once both workers run a task (so each has set its parent-death signal: the pool's initializer runs
+    first), which a loaded machine can delay by seconds after the workers exist."""
+    started = tmp_path / "started"
+    started.mkdir()
+    (tmp_path / "tasks.py").write_text(
+        "import os, time\n\ndef mark_and_sleep(folder):\n"
+        "    open(os.path.join(folder, str(os.getpid())), 'w').close()\n    time.sleep(120)\n")
+    script = ("import sys, time\nsys.path.insert(0, sys.argv[1])\nfrom tasks import mark_and_sleep\n"
+              "from deep.prepare import decoding_pool\npool = decoding_pool(2)\n"
+              "futures = [pool.submit(mark_and_sleep, sys.argv[2]) for _ in range(2)]\ntime.sleep(120)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path), str(started)])
+    deadline = time.time() + 60
+    while len(list(started.iterdir())) < 2 and time.time() < deadline:
+        time.sleep(0.1)
+    kids = [p.name for p in started.iterdir()]
+    assert len(kids) == 2, kids  # two workers, each inside its task
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     deadline = time.time() + 20

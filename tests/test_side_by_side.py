@@ -4,6 +4,7 @@ the run, a kill -9 leaves no worker training, and a bad --jobs is refused before
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from deep.pipeline import run_pipeline
 from deep.side_by_side import Task, run_tasks, check_jobs
 from figures.seeds import write_seeds_summary
 from frl.cli import main
+from side_by_side_tasks import exit_3, fail_on_two, threads
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMING = {"epoch_time", "images_per_s"}
@@ -70,44 +72,35 @@ def test_stages_side_by_side_are_the_stages_one_after_another_with_the_same_thre
     assert max(started[:2]) < min(finished[:2]) and finished[0] < started[2]
     summary = json.loads((tmp_path / "jobs" / "t" / "p" / "summary.json").read_text())  # after the seed
     assert summary["stages"]["b"]["last"]["seeds"] == [0]
-
-
-def _fail(x, log):
-    if x == 2:
-        raise ConfigError("task 2 is wrong")
-    time.sleep(0.2 * x)
-    return x
-
-
-def _exit(x, log):
-    os._exit(3)
-
-
-def _threads(x, log):
-    return torch.get_num_threads()
+    stamps = {f: f.stat().st_mtime_ns for f in (tmp_path / "jobs").rglob("eval*.json")}
+    for ckpt in (tmp_path / "jobs").rglob("*.pt"):  # a fresh machine with the committed result files only
+        ckpt.unlink()
+    run_pipeline(cfg, runs=tmp_path / "jobs", seeds=[0], jobs=2, log=lambda m: None)
+    assert {f: f.stat().st_mtime_ns for f in (tmp_path / "jobs").rglob("eval*.json")} == stamps
 
 
 def test_a_task_alone_gets_every_thread_and_two_side_by_side_half_each():
     got = {}
     tasks = [Task("start", "start", (0,)), Task("b", "b", (0,), after="start"), Task("c", "c", (0,), after="start")]
-    run_tasks(tasks, _threads, 2, 4, lambda t, r: got.update({t.key: r}), log=lambda m: None)
+    run_tasks(tasks, threads, 2, 4, lambda t, r: got.update({t.key: r}), log=lambda m: None)
     assert got == {"start": 4, "b": 2, "c": 2}
     got.clear()
-    run_tasks(tasks, _threads, 1, 4, lambda t, r: got.update({t.key: r}), log=lambda m: None)
+    run_tasks(tasks, threads, 1, 4, lambda t, r: got.update({t.key: r}), log=lambda m: None)
     assert got == {"start": 4, "b": 4, "c": 4}  # one job: one after another, each with all four
 
 
 def test_tasks_wait_for_their_start_and_the_first_failure_is_raised():
     done = []
     tasks = [Task(1, "one", (1,)), Task(3, "three", (3,), after=1), Task(0, "zero", (0,), after=3)]
-    run_tasks(tasks, _fail, 2, 1, lambda t, r: done.append((t.key, r)), log=lambda m: None)
+    quiet = dict(log=lambda m: None)
+    run_tasks(tasks, fail_on_two, 2, 2, lambda t, r: done.append((t.key, r)), **quiet)
     assert done == [(1, 1), (3, 3), (0, 0)]  # each after the one it waits for, however fast it is
     with pytest.raises(ConfigError, match="task 2 is wrong"):
-        run_tasks([Task(5, "five", (5,)), Task(2, "two", (2,))], _fail, 2, 1, lambda t, r: None, log=lambda m: None)
-    with pytest.raises(RuntimeError, match=r"seven: its worker process died \(exit code 3\)"):
-        run_tasks([Task(7, "seven", (7,))], _exit, 1, 1, lambda t, r: None, log=lambda m: None)
+        run_tasks([Task(5, "five", (5,)), Task(2, "two", (2,))], fail_on_two, 2, 2, lambda t, r: None, **quiet)
+    with pytest.raises(RuntimeError, match=r"seven: its worker process ended without a readable result \(exit code 3\)"):
+        run_tasks([Task(7, "seven", (7,))], exit_3, 1, 1, lambda t, r: None, **quiet)
     with pytest.raises(RuntimeError, match="never run"):
-        run_tasks([Task(1, "one", (1,), after=9)], _fail, 1, 1, lambda t, r: None, log=lambda m: None)
+        run_tasks([Task(1, "one", (1,), after=9)], fail_on_two, 1, 1, lambda t, r: None, **quiet)
 
 
 @pytest.mark.parametrize("jobs", ["0", "-1", str(torch.get_num_threads() + 1)])
@@ -120,27 +113,45 @@ def test_a_bad_jobs_is_one_line_and_exit_2_before_anything_is_written(jobs, tmp_
         check_jobs(True)
 
 
+def test_jobs_with_download_is_refused_before_anything_is_written(tmp_path, capsys):
+    cfg = _pipeline(tmp_path)
+    assert main(["run", str(cfg), "--runs", str(tmp_path / "runs"), "--jobs", "2", "--download"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--download" in err and len(err.splitlines()) == 1 and not (tmp_path / "runs").exists()
+
+
+def _alive(pid: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
 def test_a_kill_of_frl_run_leaves_no_stage_training_and_a_rerun_finishes_every_stage(tmp_path):
-    cfg, runs = _pipeline(tmp_path, epochs=6), tmp_path / "runs"
-    cmd = [sys.executable, "-m", "frl", "run", str(cfg), "--runs", str(runs), "--seeds", "0", "1", "--jobs", "2"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
-    started = 0
-    for line in proc.stderr:  # two stages training side by side, each with a checkpoint
-        started += line.startswith("seed ") and "epoch 2/6" in line
-        if started == 2:
-            break
-    assert started == 2
+    cfg, runs = _pipeline(tmp_path, epochs=4), tmp_path / "runs"
+    cmd = [sys.executable, "-m", "frl", "run", str(cfg), "--runs", str(runs), "--seeds", "0", "--jobs", "2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}  # two threads for the two jobs on any machine
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    seen, deadline = [], time.time() + 120
+    while time.time() < deadline and sum("epoch 2/" in line for line in seen) < 2:  # a and b, side by side
+        ready, _, _ = select.select([proc.stderr], [], [], 1.0)
+        line = proc.stderr.readline() if ready else ""
+        if ready and not line:
+            break  # it ended: the assertion below shows what it said
+        seen.append(line)
+    assert sum("epoch 2/" in line for line in seen) == 2, "".join(seen)[-2000:]
     kids = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     deadline = time.time() + 30
-    while time.time() < deadline and any(os.path.exists(f"/proc/{k}") for k in kids):
+    while time.time() < deadline and any(_alive(k) for k in kids):
         time.sleep(0.2)
-    assert not [k for k in kids if os.path.exists(f"/proc/{k}")], "workers outlived frl run"
-    rerun = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert kids and not [k for k in kids if _alive(k)], f"workers {kids} outlived frl run"
+    rerun = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
-    for seed in (0, 1):
-        for stage in "abc":
-            metrics = (runs / "t" / "p" / stage / f"seed_{seed}" / "metrics.jsonl").read_text().splitlines()
-            assert [json.loads(m)["epoch"] for m in metrics][-1] == 5
+    for stage, epochs in (("a", 4), ("b", 20), ("c", 4)):
+        metrics = (runs / "t" / "p" / stage / "seed_0" / "metrics.jsonl").read_text().splitlines()
+        lines = [json.loads(m) for m in metrics]
+        assert [r["epoch"] for r in lines if r["split"] == "val"] == list(range(epochs)), stage  # each epoch once

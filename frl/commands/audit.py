@@ -23,8 +23,9 @@ def register(sub) -> None:
                                  "with --model")
     p.add_argument("--out", type=path, required=True, help="folder for eval.json and the class-wise figure "
                                                            "(e.g. runs/zoo/wong2020fast/seed_0, for frl compare)")
-    p.add_argument("--model", dest="arch", default=None, help="our architecture of a state_dict file "
-                                                              "(small_cnn, compact_cnn, preact_resnet18, wrn28_10)")
+    p.add_argument("--model", dest="arch", default=None,
+                   help="our architecture of a state_dict file (small_cnn, compact_cnn, compact_cnn_silu, "
+                        "preact_resnet18, wrn28_10)")
     p.add_argument("--dataset", default="cifar10", help="dataset of the test split (default cifar10)")
     p.add_argument("--data-dir", default=None, help="where the dataset lives")
     p.add_argument("--zoo-dir", type=path, default="models", help="RobustBench's model folder: DIR/cifar10/Linf/NAME.pt "
