@@ -16,7 +16,7 @@ import torch
 
 from deep.errors import ConfigError
 from deep.pipeline import run_pipeline
-from deep.side_by_side import Task, run_tasks, check_jobs
+from deep.side_by_side import Task, check_jobs, run_tasks
 from figures.seeds import write_seeds_summary
 from frl.cli import main
 from side_by_side_tasks import exit_3, fail_on_two, threads
