@@ -467,12 +467,12 @@ def _check_run_table(cfg: dict, path, seeds, overrides) -> tuple:
 def _check_jobs(jobs: int, download: bool) -> None:
     """--jobs: a whole number in [1, torch's threads]; above 1, not with --download (workers would download
     into one folder at once) nor under torchrun (each worker would join the process group as its parent)."""
-    check_jobs(jobs)
-    if jobs > 1 and download:
+    if isinstance(jobs, int) and jobs > 1 and download:
         raise ConfigError(f"--jobs {jobs} with --download: download the data set once first (the same command "
                           f"without --jobs, or frl prepare-cifar10), then train side by side")
-    if jobs > 1 and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    if isinstance(jobs, int) and jobs > 1 and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ConfigError(f"--jobs {jobs} under torchrun: one stage at a time across the processes (no --jobs)")
+    check_jobs(jobs)
 
 
 def _seed_parts(cfg: dict, seed, overrides) -> list[dict]:

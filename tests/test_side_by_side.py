@@ -51,17 +51,25 @@ def _results(group: Path) -> dict:
     return out
 
 
-def test_stages_side_by_side_are_the_stages_one_after_another_with_the_same_threads(tmp_path):
+@pytest.fixture
+def two_threads():
+    """torch's threads at 2 in this process (two jobs, one thread each), whatever an earlier test left."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(old)
+
+
+def test_stages_side_by_side_are_the_stages_one_after_another_with_the_same_threads(tmp_path, two_threads):
     cfg = _pipeline(tmp_path)
-    lines, old = [], torch.get_num_threads()
+    lines = []
+    run_pipeline(cfg, runs=tmp_path / "jobs", seeds=[0], jobs=2, log=lines.append,
+                 summarise=lambda folder, start, names: write_seeds_summary(folder, start, names))
     try:
-        torch.set_num_threads(2)  # two threads for two jobs: one each
-        run_pipeline(cfg, runs=tmp_path / "jobs", seeds=[0], jobs=2, log=lines.append,
-                     summarise=lambda folder, start, names: write_seeds_summary(folder, start, names))
         torch.set_num_threads(1)  # what each of the two workers had
         run_pipeline(cfg, runs=tmp_path / "alone", seeds=[0], log=lambda m: None)
     finally:
-        torch.set_num_threads(old)
+        torch.set_num_threads(2)
     side, alone = _results(tmp_path / "jobs" / "t"), _results(tmp_path / "alone" / "t")
     assert len(side) == 6 and side == alone  # 3 stages x (eval.json, metrics.jsonl)
     assert {line["threads"] for m in side.values() if isinstance(m, list) for line in m} == {1}
@@ -113,7 +121,7 @@ def test_a_bad_jobs_is_one_line_and_exit_2_before_anything_is_written(jobs, tmp_
         check_jobs(True)
 
 
-def test_jobs_with_download_is_refused_before_anything_is_written(tmp_path, capsys):
+def test_jobs_with_download_is_refused_before_anything_is_written(tmp_path, capsys, two_threads):
     cfg = _pipeline(tmp_path)
     assert main(["run", str(cfg), "--runs", str(tmp_path / "runs"), "--jobs", "2", "--download"]) == 2
     err = capsys.readouterr().err.strip()
