@@ -110,8 +110,9 @@ def run_tasks(tasks: list[Task], fn, jobs: int, threads: int, on_done, log=print
     """Run ``fn(*task.args, log=...)`` for every task, each in a fresh worker process, at most ``jobs`` at
     once and each after the task it waits for; ``on_done(task, result)`` runs here as each finishes.
     ``threads`` are shared out as a task starts: threads // min(jobs, tasks running or ready to run), so
-    a task that runs alone (a pipeline's start) gets them all and two side by side get half each. ``fn`` must be importable (a module's function). The first failure (an
-    error, or a worker that died) ends every other worker and is raised here."""
+    a task that runs alone (a pipeline's start) gets them all and two side by side get half each.
+    ``fn`` must be importable (a module's function). The first failure (an error, or a worker that
+    died) ends every other worker and is raised here."""
     ctx = multiprocessing.get_context("spawn")
     waiting, running, finished = list(tasks), {}, set()
     try:
